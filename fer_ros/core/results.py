@@ -1,0 +1,42 @@
+"""Result dataclasses produced by the pipeline for one frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer_ros.core.labels import EMOTION_LABELS
+
+
+@dataclass
+class Detection:
+    """One detected face in full-resolution pixel coordinates of the input frame."""
+
+    box: tuple[float, float, float, float]  # x, y, width, height
+    score: float  # detector confidence in [0, 1] (Haar: 1.0)
+    landmarks: np.ndarray | None = None  # (5, 2) float32: left eye, right eye, nose, mouth left, mouth right
+
+
+@dataclass
+class Face:
+    """A detected face with its classifications (scores follow the label tuples)."""
+
+    detection: Detection
+    emotion: str
+    emotion_confidence: float
+    emotion_scores: np.ndarray  # float32, len(EMOTION_LABELS), sums to 1
+    gender: str
+    gender_confidence: float
+    track_id: str = ""  # stable id while tracked; "" when no tracker ran
+
+
+@dataclass
+class FrameResult:
+    """Everything the pipeline learnt from one frame."""
+
+    width: int
+    height: int
+    faces: list[Face] = field(default_factory=list)
+    emotion_labels: tuple[str, ...] = EMOTION_LABELS
+    timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
