@@ -1,0 +1,37 @@
+"""PipelineConfig: every knob of the core pipeline, with its default (names match the ROS parameters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL, DEFAULT_GENDER_MODEL
+
+DETECTORS = ("haar", "mtcnn", "yunet")
+
+
+@dataclass
+class PipelineConfig:
+    """Configuration of ``fer_ros.core.pipeline.Pipeline``; every field has a default."""
+
+    detector: str = "haar"  # "haar" | "mtcnn" | "yunet" (yunet needs detector_model)
+    detector_model: str = ""  # path to a YuNet .onnx file (e.g. OpenCV Zoo face_detection_yunet_2023mar.onnx)
+    detection_scale: float = 0.5  # detect on the frame resized by this factor (0 < s <= 1), boxes mapped back
+    min_face_size: int = 48  # px at full resolution; smaller faces are not searched for
+    detection_threshold: float = 0.7  # MTCNN O-Net / YuNet score threshold (Haar has no score: ignored)
+    max_faces: int = 10  # keep at most this many faces (highest score, then largest)
+    emotion_model: str = DEFAULT_EMOTION_MODEL  # registry name or path to an .onnx file
+    gender_model: str = DEFAULT_GENDER_MODEL  # registry name or path; "" disables gender
+    emotion_crop: str = ""  # crop policy override (fer_ros.core.face_crop.CROP_POLICIES); "" = model's own
+    gender_crop: str = ""  # idem for gender
+    num_threads: int = 1  # onnxruntime intra-op threads per session (inter-op is always 1, no spinning)
+
+    def validate(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
+        if self.detector == "yunet" and not self.detector_model:
+            raise ValueError("detector 'yunet' needs detector_model: a path to a YuNet .onnx file "
+                             "(download face_detection_yunet_2023mar.onnx from the OpenCV Zoo)")
+        if not 0.0 < self.detection_scale <= 1.0:
+            raise ValueError(f"detection_scale must be in (0, 1], got {self.detection_scale}")
+        if self.min_face_size < 1 or self.max_faces < 1 or self.num_threads < 1:
+            raise ValueError("min_face_size, max_faces and num_threads must be >= 1")

