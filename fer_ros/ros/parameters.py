@@ -1,0 +1,163 @@
+"""Every parameter of the perception node, declared in one place with its description and range.
+
+Pipeline parameters carry the names of ``PipelineConfig`` fields and tracker parameters map onto
+``TrackerConfig``; their defaults come from those dataclasses (defined once, in the core).
+``config/perception.yaml`` lists the same values with a comment each (a test keeps them in sync).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.node import Node
+
+from fer_ros.core.config import PipelineConfig
+from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
+
+DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "yunet")
+RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
+
+_PIPELINE_DEFAULTS = PipelineConfig()
+_TRACKER_DEFAULTS = TrackerConfig()
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One ROS parameter: name, default, meaning and what values it accepts."""
+
+    name: str
+    default: bool | int | float | str
+    description: str
+    group: str  # "pipeline" (PipelineConfig field), "tracker" (TrackerConfig field) or "node"
+    field: str = ""  # dataclass field for the pipeline/tracker groups; defaults to name
+    low: float | None = None  # inclusive range for numbers
+    high: float | None = None
+    step: float = 0.0  # integer ranges: 1 (0 means any value in range for floats)
+    choices: tuple[str, ...] = ()  # allowed strings
+    read_only: bool = False  # fixed at start (topics, QoS)
+
+    @property
+    def target_field(self) -> str:
+        return self.field or self.name
+
+
+def _pipe(name: str, description: str, **kw: Any) -> ParamSpec:
+    return ParamSpec(name, getattr(_PIPELINE_DEFAULTS, name), description, "pipeline", **kw)
+
+
+def _track(name: str, field: str, description: str, **kw: Any) -> ParamSpec:
+    return ParamSpec(name, getattr(_TRACKER_DEFAULTS, field), description, "tracker", field=field, **kw)
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    # --- input and QoS (fixed at start) ---
+    ParamSpec("image_topic", "camera/image_raw", "sensor_msgs/Image topic to process (relative names follow "
+              "the node namespace)", "node", read_only=True),
+    ParamSpec("use_compressed", False, "also subscribe to <image_topic>/compressed (sensor_msgs/CompressedImage, "
+              "jpeg/png)", "node", read_only=True),
+    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscriptions: best_effort (sensor "
+              "data) or reliable", "node", choices=RELIABILITIES, read_only=True),
+    ParamSpec("qos_depth", 1, "QoS history depth of the image subscriptions", "node", low=1, high=100, step=1,
+              read_only=True),
+    # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
+    _pipe("detector", "face detector: haar, mtcnn or yunet (yunet needs detector_model)", choices=DETECTORS),
+    _pipe("detector_model", "path of the detector model file (yunet); empty = default lookup"),
+    _pipe("detection_scale", "detect on a frame downscaled by this factor (1.0 = full resolution)",
+          low=0.05, high=1.0),
+    _pipe("min_face_size", "smallest face to report, in full-resolution pixels", low=1, high=4096, step=1),
+    _pipe("detection_threshold", "minimum detector confidence", low=0.0, high=1.0),
+    _pipe("max_faces", "at most this many faces per frame (largest first)", low=1, high=256, step=1),
+    _pipe("emotion_model", "emotion model: registry name or .onnx path"),
+    _pipe("gender_model", "gender model: registry name or .onnx path; empty disables gender"),
+    _pipe("num_threads", "onnxruntime intra-op threads per model (0 = library default)", low=0, high=64, step=1),
+    # --- tracking and smoothing ---
+    _track("tracking", "enabled", "assign stable track ids to faces across frames"),
+    _track("track_iou_threshold", "iou_threshold", "a face joins a track when its box overlaps the track's "
+           "predicted box at least this much", low=0.0, high=1.0),
+    _track("track_max_center_shift", "max_center_shift", "...or when its centre (landmarks if any) is within "
+           "this many box sizes of the prediction", low=0.0, high=10.0),
+    _track("track_max_missed", "max_missed", "frames a track survives unseen before its id is retired",
+           low=0, high=10000, step=1),
+    _track("smoothing", "smoothing", "per-track probability smoothing: off, ema or window",
+           choices=SMOOTHING_MODES),
+    _track("smoothing_alpha", "ema_alpha", "weight of the newest frame for ema smoothing (1.0 = none)",
+           low=0.01, high=1.0),
+    _track("smoothing_window", "window", "frames averaged for window smoothing", low=1, high=1000, step=1),
+    # --- outputs and health ---
+    ParamSpec("publish_detections", True, "publish vision_msgs/Detection2DArray on faces/detections (when "
+              "vision_msgs is installed)", "node"),
+    ParamSpec("publish_debug_image", True, "publish an annotated image on faces/debug_image (drawn only while "
+              "it has subscribers)", "node"),
+    ParamSpec("max_image_pixels", 4096 * 4096, "frames with more pixels than this are skipped with a warning",
+              "node", low=1, high=400_000_000, step=1),
+    ParamSpec("latency_warn_ms", 500.0, "warn when the p95 latency from receipt to publication exceeds this "
+              "(milliseconds)", "node", low=1.0, high=600_000.0),
+)
+
+BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """ROS descriptor (type, description, range, read-only) for one parameter."""
+    d = ParameterDescriptor(name=spec.name, read_only=spec.read_only)
+    text = spec.description
+    if spec.choices:
+        text += f" (one of: {', '.join(spec.choices)})"
+    d.description = text
+    if isinstance(spec.default, bool):
+        d.type = ParameterType.PARAMETER_BOOL
+    elif isinstance(spec.default, int):
+        d.type = ParameterType.PARAMETER_INTEGER
+        if spec.low is not None:
+            d.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    elif isinstance(spec.default, float):
+        d.type = ParameterType.PARAMETER_DOUBLE
+        if spec.low is not None:
+            d.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high),
+                                                         step=0.0)]
+    else:
+        d.type = ParameterType.PARAMETER_STRING
+        if spec.choices:
+            d.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    return d
+
+
+def declare_all(node: Node) -> dict[str, Any]:
+    """Declare every parameter on the node and return their current values by name.
+
+    Raises ValueError naming the parameter when a start value (e.g. from a params file) is not allowed.
+    """
+    for spec in PARAMETERS:
+        node.declare_parameter(spec.name, spec.default, descriptor(spec))
+    values = {spec.name: node.get_parameter(spec.name).value for spec in PARAMETERS}
+    for spec in PARAMETERS:
+        problem = check_value(spec, values[spec.name])
+        if problem:
+            raise ValueError(problem)
+    return values
+
+
+def check_value(spec: ParamSpec, value: Any) -> str:
+    """Return why ``value`` is not allowed for ``spec`` ("" when it is); ranges are checked by rclpy too."""
+    if spec.choices and value not in spec.choices:
+        return f"{spec.name}={value!r} is not one of: {', '.join(spec.choices)}"
+    if spec.low is not None and isinstance(value, (int, float)) and not spec.low <= value <= spec.high:
+        return f"{spec.name}={value!r} is outside [{spec.low}, {spec.high}]"
+    return ""
+
+
+def pipeline_config(values: dict[str, Any]) -> PipelineConfig:
+    """PipelineConfig from parameter values (names map 1:1 onto its fields)."""
+    fields = {s.target_field: values[s.name] for s in PARAMETERS if s.group == "pipeline"}
+    return dataclasses.replace(_PIPELINE_DEFAULTS, **fields)
+
+
+def tracker_config(values: dict[str, Any]) -> TrackerConfig:
+    """TrackerConfig from parameter values; raises ValueError when a combination is invalid."""
+    fields = {s.target_field: values[s.name] for s in PARAMETERS if s.group == "tracker"}
+    config = dataclasses.replace(_TRACKER_DEFAULTS, **fields)
+    config.validate()
+    return config

@@ -1,0 +1,236 @@
+"""The perception node: camera images in, faces with emotion, gender and track ids out.
+
+Subscription callbacks only hand the newest frame to a worker thread (keep-latest, queue of one); the
+worker converts it, runs the core pipeline and the tracker, and publishes on ``faces/emotion``
+(``fer_ros/FaceEmotionArray``, header copied from the image), ``faces/detections``
+(``vision_msgs/Detection2DArray`` where installed) and ``faces/debug_image`` (only while subscribed).
+Once a second it publishes its health on ``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+from fer_ros.core.draw import draw_faces
+from fer_ros.core.pipeline import Pipeline
+from fer_ros.core.tracking import Tracker
+from fer_ros.msg import FaceEmotionArray
+from fer_ros.ros import messages, parameters
+from fer_ros.ros.health import HealthMonitor
+from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
+from fer_ros.ros.latest_frame import LatestFrameSlot
+
+WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period
+
+
+class ThrottledWarnings:
+    """One warning per problem kind per period, telling how many similar events it stands for."""
+
+    def __init__(self, logger, period_s: float = WARN_PERIOD_S) -> None:
+        self._logger = logger
+        self._period = period_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warn(self, kind: str, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last.get(kind, -1e9) < self._period:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            return
+        count = self._suppressed.pop(kind, 0)
+        more = f" ({count} more like this in the last {self._period:.0f} s)" if count else ""
+        self._last[kind] = now
+        self._logger.warning(text + more)
+
+
+class PerceptionNode(Node):
+    """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("perception_node", **kwargs)
+        self._values = parameters.declare_all(self)
+        self._pipeline = Pipeline(parameters.pipeline_config(self._values))
+        self._tracker = Tracker(parameters.tracker_config(self._values))
+        self._pending_lock = threading.Lock()
+        self._pending_pipeline: Pipeline | None = None
+        self._pending_tracker = None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._warnings = ThrottledWarnings(self.get_logger())
+        self._health = HealthMonitor()
+        self._slot = LatestFrameSlot()
+        self.debug_images_published = 0
+
+        v = self._values
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=v["qos_depth"],
+            reliability=(ReliabilityPolicy.RELIABLE if v["reliability"] == "reliable"
+                         else ReliabilityPolicy.BEST_EFFORT),
+        )
+        self.create_subscription(Image, v["image_topic"], self._on_image, qos)
+        if v["use_compressed"]:
+            self.create_subscription(CompressedImage, v["image_topic"] + "/compressed", self._on_image, qos)
+
+        self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
+        self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._detections_pub = None
+        if messages.VISION_MSGS_ERROR:
+            self.get_logger().info(
+                f"vision_msgs not available ({messages.VISION_MSGS_ERROR}): faces/detections is not published")
+        else:
+            self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
+
+        self.create_timer(1.0, self._report_health)
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"listening on {self.resolve_topic_name(v['image_topic'])} ({v['reliability']}, depth {v['qos_depth']}"
+            f"{', + compressed' if v['use_compressed'] else ''}); detector {v['detector']}, "
+            f"publishing {self.resolve_topic_name('faces/emotion')}")
+
+    # --- callbacks (executor thread): hand over and return ---
+    def _on_image(self, msg) -> None:
+        self._health.frame_received()
+        self._slot.put((msg, time.monotonic()))
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        """Validate a change completely before accepting it; the worker applies it before its next frame."""
+        new = dict(self._values)
+        for p in params:
+            spec = parameters.BY_NAME.get(p.name)
+            if spec is None:
+                continue  # e.g. use_sim_time, handled by rclpy
+            problem = parameters.check_value(spec, p.value)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
+            new[p.name] = p.value
+        changed = {name for name in new if new[name] != self._values[name]}
+        groups = {parameters.BY_NAME[name].group for name in changed}
+        pipeline = tracker_config = None
+        try:
+            if "tracker" in groups:
+                tracker_config = parameters.tracker_config(new)
+            if "pipeline" in groups:
+                pipeline = Pipeline(parameters.pipeline_config(new))
+        except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
+            return SetParametersResult(successful=False, reason=f"{', '.join(sorted(changed))}: {exc}")
+        with self._pending_lock:
+            if pipeline is not None:
+                self._pending_pipeline = pipeline
+            if tracker_config is not None:
+                self._pending_tracker = tracker_config
+            self._values = new
+        if changed:
+            self.get_logger().info(f"parameters changed: {', '.join(f'{n}={new[n]!r}' for n in sorted(changed))}")
+        return SetParametersResult(successful=True)
+
+    def _report_health(self) -> None:
+        snap = self._health.snapshot(self._slot.dropped)
+        self.get_logger().debug(snap.summary() + f" debug_images={self.debug_images_published}")
+        limit = self._values["latency_warn_ms"]
+        if snap.latency_p95_ms > limit:
+            self._warnings.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds latency_warn_ms="
+                                f"{limit:.0f} ({snap.summary()})")
+        diag = messages.diagnostic_array(self.get_clock().now().to_msg(),
+                                         f"{self.get_fully_qualified_name()}: perception", snap, limit)
+        diag.status[0].values.append(
+            messages.KeyValue(key="debug_images_published", value=str(self.debug_images_published)))
+        self._diag_pub.publish(diag)
+
+    # --- worker thread ---
+    def _apply_pending(self) -> None:
+        with self._pending_lock:
+            if self._pending_pipeline is not None:
+                self._pipeline, self._pending_pipeline = self._pending_pipeline, None
+            if self._pending_tracker is not None:
+                self._tracker.config, self._pending_tracker = self._pending_tracker, None
+
+    def _work(self) -> None:
+        while self._running:
+            item = self._slot.take(timeout=0.5)
+            if item is None:
+                continue
+            try:
+                self._process(*item)
+            except Exception as exc:  # noqa: BLE001 - the node must survive anything one frame does
+                if not self._running or not rclpy.ok(context=self.context):
+                    return
+                self._health.frame_failed()
+                self._warnings.warn("error", f"frame skipped: {type(exc).__name__}: {exc}")
+
+    def _process(self, msg, received: float) -> None:
+        self._apply_pending()
+        values = self._values
+        try:
+            if isinstance(msg, CompressedImage):
+                bgr = compressed_to_bgr(msg, values["max_image_pixels"])
+            else:
+                bgr = image_to_bgr(msg, values["max_image_pixels"])
+        except ImageConversionError as exc:
+            self._health.frame_invalid()
+            self._warnings.warn(exc.problem, f"frame skipped: {exc}")
+            return
+        start = time.monotonic()
+        try:
+            result = self._pipeline.process(bgr)
+        except ValueError as exc:
+            self._health.frame_invalid()
+            self._warnings.warn("pipeline_input", f"frame skipped: {exc}")
+            return
+        processing = time.monotonic() - start
+        faces = self._tracker.update(result.faces)
+        labels = tuple(result.emotion_labels)
+        self._emotion_pub.publish(messages.face_emotion_array(msg.header, faces, labels))
+        if self._detections_pub is not None and values["publish_detections"]:
+            self._detections_pub.publish(messages.detection2d_array(msg.header, faces, labels))
+        if values["publish_debug_image"] and self._debug_pub.get_subscription_count() > 0:
+            annotated = draw_faces(bgr.copy(), faces)
+            debug = fill_image_msg(Image(header=msg.header), annotated if annotated is not None else bgr)
+            self._debug_pub.publish(debug)
+            self.debug_images_published += 1
+        self._health.frame_processed(time.monotonic() - received, processing)
+
+    def stop(self) -> None:
+        """Stop the worker (called before the node is destroyed)."""
+        self._running = False
+        self._slot.close()
+        self._worker.join(timeout=10.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run fer_ros perception_node``."""
+    rclpy.init(args=args)
+    try:
+        node = PerceptionNode()
+    except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
+        rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
+        rclpy.try_shutdown()
+        return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""A generated camera stream for demos and tests: the public-domain astronaut portrait that
+scikit-image ships (``skimage.data.astronaut()``, NASA), moved and scaled over time on a plain background.
+
+Frame ``i`` is a pure function of ``i``, so a stream is reproducible at any publishing rate.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+# The portrait is cropped to head and shoulders (x, y, w, h in the 512x512 image); the face inside the
+# crop was located once with OpenCV's Haar detector (x, y, w, h relative to the crop).
+PORTRAIT_CROP = (60, 0, 360, 330)
+FACE_IN_PORTRAIT = (117, 66, 95, 95)
+
+
+@lru_cache(maxsize=1)
+def astronaut_bgr() -> np.ndarray:
+    """The astronaut's head and shoulders as BGR uint8 (read-only)."""
+    from skimage import data
+
+    x, y, w, h = PORTRAIT_CROP
+    bgr = np.ascontiguousarray(data.astronaut()[y:y + h, x:x + w, ::-1])
+    bgr.setflags(write=False)
+    return bgr
+
+
+class SyntheticFaceStream:
+    """Frames of ``width`` x ``height`` with the astronaut drifting on an ellipse and slowly zooming.
+
+    ``step_px`` is roughly how far the face moves between consecutive frames.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, step_px: float = 6.0, scale: float | None = None) -> None:
+        self.width, self.height = int(width), int(height)
+        self.base_scale = scale if scale is not None else 0.9 * min(width, height) / PORTRAIT_CROP[3]
+        self._background = self._make_background()
+        radius = 0.18 * min(width, height)
+        self._angle_step = step_px / max(radius, 1.0)
+        self._radius = radius
+
+    def _make_background(self) -> np.ndarray:
+        y = np.linspace(0.0, 1.0, self.height, dtype=np.float32)[:, None]
+        x = np.linspace(0.0, 1.0, self.width, dtype=np.float32)[None, :]
+        b = 90 + 60 * x + 0 * y
+        g = 100 + 40 * y + 0 * x
+        r = 110 + 30 * (1 - x) * y
+        return np.clip(np.stack([b, g, r], axis=2), 0, 255).astype(np.uint8)
+
+    def placement(self, index: int) -> tuple[float, float, float]:
+        """Scale and top-left position of the portrait in frame ``index``."""
+        angle = index * self._angle_step
+        scale = self.base_scale * (1.0 + 0.12 * math.sin(angle * 0.5))
+        w, h = PORTRAIT_CROP[2] * scale, PORTRAIT_CROP[3] * scale
+        cx = self.width / 2.0 + self._radius * math.cos(angle)
+        cy = self.height / 2.0 + 0.6 * self._radius * math.sin(angle)
+        return scale, cx - w / 2.0, cy - h / 2.0
+
+    def face_box(self, index: int) -> tuple[float, float, float, float]:
+        """Where the face is in frame ``index`` (x, y, w, h), for checks."""
+        scale, left, top = self.placement(index)
+        fx, fy, fw, fh = FACE_IN_PORTRAIT
+        return left + fx * scale, top + fy * scale, fw * scale, fh * scale
+
+    def frame(self, index: int) -> np.ndarray:
+        """BGR uint8 frame number ``index``."""
+        scale, left, top = self.placement(index)
+        matrix = np.array([[scale, 0.0, left], [0.0, scale, top]], dtype=np.float32)
+        out = self._background.copy()
+        cv2.warpAffine(astronaut_bgr(), matrix, (self.width, self.height), dst=out,
+                       flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        return out

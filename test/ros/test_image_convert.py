@@ -1,0 +1,150 @@
+"""Image <-> numpy conversion without cv_bridge: every encoding, row padding, byte order, bad input."""
+
+from __future__ import annotations
+
+import array
+
+import cv2
+import numpy as np
+import pytest
+
+sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 message packages not installed (make setup)")
+from fer_ros.ros.image_convert import (
+    ImageConversionError,
+    compressed_to_bgr,
+    encode_compressed,
+    fill_image_msg,
+    image_to_array,
+    image_to_bgr,
+)
+
+RNG = np.random.default_rng(0)
+BGR = RNG.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+
+
+def make_msg(encoding: str, pixels: np.ndarray, pad: int = 0, bigendian: bool = False) -> sensor_msgs.Image:
+    """Build an Image by hand: rows padded with ``pad`` junk bytes, 16-bit data in the given byte order."""
+    h, w = pixels.shape[:2]
+    if pixels.dtype == np.uint16:
+        pixels = pixels.astype(">u2" if bigendian else "<u2")
+    row = pixels.reshape(h, -1).view(np.uint8).reshape(h, -1)
+    padded = np.concatenate([row, np.full((h, pad), 0xAB, np.uint8)], axis=1)
+    msg = sensor_msgs.Image(height=h, width=w, encoding=encoding, is_bigendian=int(bigendian),
+                            step=row.shape[1] + pad)
+    msg.data = array.array("B", padded.tobytes())
+    return msg
+
+
+@pytest.mark.parametrize("pad", [0, 5])
+def test_bgr8_is_a_zero_copy_view_honouring_step(pad: int) -> None:
+    msg = make_msg("bgr8", BGR, pad=pad)
+    out = image_to_bgr(msg)
+    np.testing.assert_array_equal(out, BGR)
+    assert np.shares_memory(out, np.frombuffer(msg.data, np.uint8))
+
+
+@pytest.mark.parametrize("encoding,source,code", [
+    ("rgb8", cv2.cvtColor(BGR, cv2.COLOR_BGR2RGB), None),
+    ("bgra8", cv2.cvtColor(BGR, cv2.COLOR_BGR2BGRA), None),
+    ("rgba8", cv2.cvtColor(BGR, cv2.COLOR_BGR2RGBA), None),
+])
+@pytest.mark.parametrize("pad", [0, 3])
+def test_colour_encodings_convert_to_bgr(encoding: str, source: np.ndarray, code, pad: int) -> None:
+    np.testing.assert_array_equal(image_to_bgr(make_msg(encoding, source, pad=pad)), BGR)
+
+
+@pytest.mark.parametrize("pad", [0, 2])
+def test_mono8_becomes_grey_bgr(pad: int) -> None:
+    grey = BGR[:, :, 1].copy()
+    out = image_to_bgr(make_msg("mono8", grey[:, :, None], pad=pad))
+    assert out.shape == (6, 8, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(out[:, :, c], grey)
+
+
+@pytest.mark.parametrize("bigendian", [False, True])
+@pytest.mark.parametrize("pad", [0, 4])
+def test_mono16_respects_byte_order(bigendian: bool, pad: int) -> None:
+    values = RNG.integers(0, 65536, size=(6, 8), dtype=np.uint16)
+    msg = make_msg("mono16", values[:, :, None], pad=pad, bigendian=bigendian)
+    np.testing.assert_array_equal(image_to_array(msg)[:, :, 0], values)
+    np.testing.assert_array_equal(image_to_bgr(msg)[:, :, 0], (values >> 8).astype(np.uint8))
+
+
+@pytest.mark.parametrize("encoding,order", [("yuv422", "uyvy"), ("uyvy", "uyvy"),
+                                            ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")])
+@pytest.mark.parametrize("pad", [0, 6])
+def test_yuv422_variants_decode_a_known_colour(encoding: str, order: str, pad: int) -> None:
+    # mid grey: Y=128, U=V=128 everywhere; a pure-luma ramp keeps chroma neutral
+    h, w = 4, 8
+    y = np.tile(np.linspace(16, 235, w).astype(np.uint8), (h, 1))
+    packed = np.empty((h, w, 2), np.uint8)
+    if order == "uyvy":
+        packed[:, :, 0], packed[:, :, 1] = 128, y
+    else:
+        packed[:, :, 0], packed[:, :, 1] = y, 128
+    out = image_to_bgr(make_msg(encoding, packed, pad=pad))
+    assert out.shape == (h, w, 3)
+    assert np.abs(out[:, :, 0].astype(int) - out[:, :, 2].astype(int)).max() <= 2  # grey: B == R
+    assert (np.diff(out[0, :, 1].astype(int)) >= 0).all() and out[0, -1, 1] > out[0, 0, 1] + 150
+
+
+def bad(**fields) -> sensor_msgs.Image:
+    msg = make_msg("bgr8", BGR)
+    for key, value in fields.items():
+        setattr(msg, key, value)
+    return msg
+
+
+@pytest.mark.parametrize("msg,problem,words", [
+    (bad(encoding="bayer_weird16"), "unknown_encoding", "unknown encoding 'bayer_weird16'"),
+    (bad(step=10), "step_mismatch", "step 10"),
+    (bad(data=array.array("B", bytes(50))), "truncated", "truncated"),
+    (bad(data=array.array("B", bytes(200))), "size_mismatch", "does not match"),
+    (bad(width=0), "zero_size", "zero-size"),
+    (bad(height=0, data=array.array("B")), "zero_size", "zero-size"),
+    (bad(width=10000, height=10000, step=30000), "too_large", "10000x10000"),
+    (bad(encoding="yuv422", width=7, step=14, data=array.array("B", bytes(14 * 6))), "bad_geometry", "even"),
+])
+def test_bad_images_raise_a_named_problem(msg, problem: str, words: str) -> None:
+    with pytest.raises(ImageConversionError, match=words) as info:
+        image_to_bgr(msg)
+    assert info.value.problem == problem
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_compressed_images_decode(fmt: str) -> None:
+    smooth = cv2.GaussianBlur(cv2.resize(BGR, (64, 48)), (7, 7), 0)
+    msg = encode_compressed(sensor_msgs.CompressedImage(), smooth, fmt)
+    out = compressed_to_bgr(msg)
+    assert out.shape == (48, 64, 3)
+    tolerance = 0 if fmt == "png" else 12
+    assert np.abs(out.astype(int) - smooth.astype(int)).mean() <= tolerance
+
+
+def test_corrupt_and_empty_compressed_images_are_named() -> None:
+    msg = encode_compressed(sensor_msgs.CompressedImage(), BGR, "jpeg")
+    msg.data = msg.data[: len(msg.data) // 3]
+    msg.data[:2] = array.array("B", [0, 0])  # not a JPEG any more
+    with pytest.raises(ImageConversionError, match="cannot decode") as info:
+        compressed_to_bgr(msg)
+    assert info.value.problem == "corrupt_compressed"
+    with pytest.raises(ImageConversionError, match="empty"):
+        compressed_to_bgr(sensor_msgs.CompressedImage(format="jpeg"))
+
+
+def test_fill_image_msg_round_trips() -> None:
+    view = BGR[:, 1:7]  # non-contiguous input
+    msg = fill_image_msg(sensor_msgs.Image(), view)
+    assert (msg.width, msg.height, msg.step, msg.encoding) == (6, 6, 18, "bgr8")
+    np.testing.assert_array_equal(image_to_bgr(msg), view)
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "mono8"])
+def test_fill_image_msg_other_encodings(encoding: str) -> None:
+    pixels = BGR[:, :, ::-1] if encoding == "rgb8" else BGR[:, :, 0]
+    msg = fill_image_msg(sensor_msgs.Image(), pixels, encoding)
+    expected = BGR if encoding == "rgb8" else cv2.cvtColor(BGR[:, :, 0], cv2.COLOR_GRAY2BGR)
+    np.testing.assert_array_equal(image_to_bgr(msg), expected)
+    with pytest.raises(ValueError, match="supports"):
+        fill_image_msg(sensor_msgs.Image(), BGR, "yuv422")
