@@ -1,0 +1,116 @@
+"""Face detectors behind one interface: ``detect(bgr) -> list[Detection]`` in full-resolution pixels.
+
+* ``haar``: OpenCV's ``haarcascade_frontalface_default.xml`` with Arriaga's
+  ``detectMultiScale(gray, 1.3, 5)``; no landmarks, score 1.0.
+* ``mtcnn``: ``fer_ros.core.mtcnn`` (shipped ONNX files), boxes + 5 landmarks.
+* ``yunet``: ``cv2.FaceDetectorYN`` on a user-supplied YuNet ONNX file, boxes + 5 landmarks.
+
+:class:`ScaledDetector` runs any of them on a frame resized by ``detection_scale`` and maps boxes and
+landmarks back; it also applies ``min_face_size`` (full-res pixels) and ``max_faces``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from fer_ros.core.config import PipelineConfig
+from fer_ros.core.results import Detection
+
+
+class FaceDetector(Protocol):
+    def detect(self, bgr: np.ndarray, min_face_size: int) -> list[Detection]:
+        """Faces in ``bgr`` (pixels of that image), none smaller than ``min_face_size``."""
+        ...
+
+
+def haar_cascade_path() -> Path:
+    return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+
+
+class HaarDetector:
+    """Viola-Jones frontal face cascade, Arriaga's settings (scaleFactor 1.3, minNeighbors 5)."""
+
+    def __init__(self, scale_factor: float = 1.3, min_neighbors: int = 5):
+        path = haar_cascade_path()
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise RuntimeError(f"cannot load the Haar cascade {path}; install opencv-python-headless<5 "
+                               "(OpenCV 5 no longer ships Haar cascades)")
+        self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
+
+    def detect(self, bgr: np.ndarray, min_face_size: int = 24) -> list[Detection]:
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
+        side = max(int(round(min_face_size)), 1)
+        boxes = self.cascade.detectMultiScale(gray, self.scale_factor, self.min_neighbors, minSize=(side, side))
+        return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
+
+
+class YuNetDetector:
+    """YuNet via cv2.FaceDetectorYN; the model file is given by the user (none ships with fer_ros)."""
+
+    def __init__(self, model_path: str, score_threshold: float = 0.7, nms_threshold: float = 0.3):
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"YuNet model file {path} not found; download face_detection_yunet_2023mar"
+                                    ".onnx from the OpenCV Zoo and set detector_model to its path")
+        self.detector = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms_threshold, 5000)
+        self._size = (320, 320)
+
+    def detect(self, bgr: np.ndarray, min_face_size: int = 10) -> list[Detection]:
+        size = (bgr.shape[1], bgr.shape[0])
+        if size != self._size:
+            self.detector.setInputSize(size)
+            self._size = size
+        _, faces = self.detector.detect(bgr)
+        out = []
+        for f in faces if faces is not None else []:
+            if min(f[2], f[3]) < min_face_size:
+                continue
+            out.append(Detection(box=(float(f[0]), float(f[1]), float(f[2]), float(f[3])), score=float(f[14]),
+                                 landmarks=np.asarray(f[4:14], np.float32).reshape(5, 2)))
+        return out
+
+
+class ScaledDetector:
+    """Detect on a downscaled copy of the frame and map results back to full resolution."""
+
+    def __init__(self, detector: FaceDetector, detection_scale: float = 1.0, min_face_size: int = 24,
+                 max_faces: int = 10):
+        self.detector, self.scale = detector, float(detection_scale)
+        self.min_face_size, self.max_faces = min_face_size, max_faces
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        s = self.scale
+        small = bgr
+        if s != 1.0:
+            size = (max(int(round(bgr.shape[1] * s)), 1), max(int(round(bgr.shape[0] * s)), 1))
+            small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if s <= 0.5 else cv2.INTER_LINEAR)
+        sx, sy = bgr.shape[1] / small.shape[1], bgr.shape[0] / small.shape[0]
+        found = self.detector.detect(small, max(self.min_face_size / max(sx, sy), 1.0))
+        out = []
+        for d in found:
+            x, y, w, h = d.box
+            box = (x * sx, y * sy, w * sx, h * sy)
+            if min(box[2], box[3]) < self.min_face_size:
+                continue
+            lm = None if d.landmarks is None else (d.landmarks * np.array([sx, sy], np.float32)).astype(np.float32)
+            out.append(Detection(box=box, score=d.score, landmarks=lm))
+        out.sort(key=lambda d: (-d.score, -d.box[2] * d.box[3]))
+        return out[: self.max_faces]
+
+
+def create_detector(config: PipelineConfig) -> ScaledDetector:
+    config.validate()
+    if config.detector == "haar":
+        base: FaceDetector = HaarDetector()
+    elif config.detector == "mtcnn":
+        from fer_ros.core.mtcnn import MTCNNDetector
+
+        base = MTCNNDetector(thresholds=(0.6, 0.7, config.detection_threshold), num_threads=config.num_threads)
+    else:
+        base = YuNetDetector(config.detector_model, score_threshold=config.detection_threshold)
+    return ScaledDetector(base, config.detection_scale, config.min_face_size, config.max_faces)

@@ -1,0 +1,81 @@
+"""Pipeline: frame -> detect -> crop/align -> gender and emotion (one batch each) -> FrameResult.
+
+    pipe = Pipeline(PipelineConfig(detector="haar"))
+    result = pipe.process(bgr)   # uint8 HxWx3 BGR; gray and BGRA are converted, anything else: ValueError
+
+Stage timings (ms) in ``result.timings_ms``: detect, align, gender, emotion, total.
+Tracking/smoothing is not done here (see ``fer_ros.core.tracking``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fer_ros.core.classifiers import EmotionClassifier, GenderClassifier
+from fer_ros.core.config import PipelineConfig
+from fer_ros.core.detectors import create_detector
+from fer_ros.core.face_crop import crop_chips, get_policy
+from fer_ros.core.image_input import as_bgr
+from fer_ros.core.results import Detection, Face, FrameResult
+
+
+class Pipeline:
+    """The whole per-frame perception; models and sessions are created once here."""
+
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+        self.config.validate()
+        self.detector = create_detector(self.config)
+        self.emotion = EmotionClassifier.from_model(self.config.emotion_model, self.config.num_threads)
+        self.gender = (GenderClassifier.from_model(self.config.gender_model, self.config.num_threads)
+                       if self.config.gender_model else None)
+        self.emotion_policy = get_policy(self.config.emotion_crop or self.emotion.spec.face_crop)
+        self.gender_policy = (get_policy(self.config.gender_crop or self.gender.spec.face_crop)
+                              if self.gender else None)
+
+    @property
+    def emotion_labels(self) -> tuple[str, ...]:
+        return tuple(self.emotion.labels)
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        return self.detector.detect(as_bgr(bgr))
+
+    def classify(self, bgr: np.ndarray, detections: list[Detection],
+                 timings: dict[str, float] | None = None) -> list[Face]:
+        """Faces for given detections (e.g. from another detector or a tracker)."""
+        timings = {} if timings is None else timings
+        t0 = time.perf_counter()
+        emotion_chips = crop_chips(bgr, detections, self.emotion_policy, self.emotion.input_size)
+        gender_chips = (crop_chips(bgr, detections, self.gender_policy, self.gender.input_size)
+                        if self.gender else [])
+        t1 = time.perf_counter()
+        gender_p = self.gender.predict(gender_chips) if self.gender and detections else None
+        t2 = time.perf_counter()
+        emotion_p = self.emotion.predict(emotion_chips)
+        t3 = time.perf_counter()
+        timings.update(align=(t1 - t0) * 1e3, gender=(t2 - t1) * 1e3, emotion=(t3 - t2) * 1e3)
+        faces = []
+        for i, det in enumerate(detections):
+            e = int(np.argmax(emotion_p[i]))
+            if gender_p is not None:
+                g = int(np.argmax(gender_p[i]))
+                gender, gender_conf = self.gender.labels[g], float(gender_p[i, g])
+            else:
+                gender, gender_conf = "", 0.0
+            faces.append(Face(detection=det, emotion=self.emotion.labels[e],
+                              emotion_confidence=float(emotion_p[i, e]),
+                              emotion_scores=emotion_p[i].astype(np.float32), gender=gender,
+                              gender_confidence=gender_conf))
+        return faces
+
+    def process(self, image: np.ndarray) -> FrameResult:
+        t0 = time.perf_counter()
+        bgr = as_bgr(image)
+        detections = self.detector.detect(bgr)
+        timings = {"detect": (time.perf_counter() - t0) * 1e3}
+        faces = self.classify(bgr, detections, timings)
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return FrameResult(width=bgr.shape[1], height=bgr.shape[0], faces=faces,
+                           emotion_labels=self.emotion_labels, timings_ms=timings)
