@@ -44,7 +44,7 @@ class HaarDetector:
 
     def detect(self, bgr: np.ndarray, min_face_size: int = 24) -> list[Detection]:
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        side = max(int(round(min_face_size)), 1)
+        side = max(round(float(min_face_size)), 1)
         boxes = self.cascade.detectMultiScale(gray, self.scale_factor, self.min_neighbors, minSize=(side, side))
         return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
 
@@ -87,7 +87,7 @@ class ScaledDetector:
         s = self.scale
         small = bgr
         if s != 1.0:
-            size = (max(int(round(bgr.shape[1] * s)), 1), max(int(round(bgr.shape[0] * s)), 1))
+            size = (max(round(float(bgr.shape[1] * s)), 1), max(round(float(bgr.shape[0] * s)), 1))
             small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if s <= 0.5 else cv2.INTER_LINEAR)
         sx, sy = bgr.shape[1] / small.shape[1], bgr.shape[0] / small.shape[0]
         found = self.detector.detect(small, max(self.min_face_size / max(sx, sy), 1.0))

@@ -28,12 +28,12 @@ def draw_faces(bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
     thickness = max(1, round(min(out.shape[:2]) / 300))
     font_scale = max(0.4, min(out.shape[:2]) / 900)
     for face in faces:
-        x, y, w, h = (int(round(v)) for v in face.detection.box)
+        x, y, w, h = (round(float(v)) for v in face.detection.box)
         colour = EMOTION_COLOURS.get(face.emotion, (255, 255, 255))
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
         if face.detection.landmarks is not None:
             for px, py in face.detection.landmarks:
-                cv2.circle(out, (int(round(px)), int(round(py))), thickness + 1, colour, -1)
+                cv2.circle(out, (round(float(px)), round(float(py))), thickness + 1, colour, -1)
         text = face_caption(face)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         ty = y - 4 if y - th - base - 4 >= 0 else y + h + th + 4
