@@ -125,10 +125,8 @@ class Tracker:
         if not self.config.enabled:
             return list(faces)
         boxes = [np.asarray(f.detection.box, dtype=np.float64) for f in faces]
-        lms = [
-            None if f.detection.landmarks is None else np.asarray(f.detection.landmarks, np.float64).reshape(-1, 2)
-            for f in faces
-        ]
+        lms = [None if f.detection.landmarks is None
+               else np.asarray(f.detection.landmarks, np.float64).reshape(-1, 2) for f in faces]
         assignment = self._match(boxes, lms)
         matched_tracks = set()
         out: list[Face] = []
@@ -175,11 +173,11 @@ class Tracker:
         gender_p = _gender_probability(face)
         if cfg.smoothing == "ema":
             a = cfg.ema_alpha
-            track.emotion_ema = scores if track.emotion_ema is None else a * scores + (1 - a) * track.emotion_ema
-            smoothed = track.emotion_ema
+            previous = scores if track.emotion_ema is None else track.emotion_ema
+            track.emotion_ema = smoothed = a * scores + (1 - a) * previous
             if gender_p is not None:
-                track.gender_ema = gender_p if track.gender_ema is None else a * gender_p + (1 - a) * track.gender_ema
-                gender_p = track.gender_ema
+                previous_p = gender_p if track.gender_ema is None else track.gender_ema
+                track.gender_ema = gender_p = a * gender_p + (1 - a) * previous_p
         elif cfg.smoothing == "window":
             track.emotion_history.append(scores)
             while len(track.emotion_history) > cfg.window:

@@ -1,5 +1,6 @@
-"""A camera source node: publishes frames from a video file, an image folder, a webcam or a generated
-stream at a set rate on ``camera/image_raw`` (and optionally ``camera/image_raw/compressed``).
+"""Camera source node: frames from a video file, an image folder, a webcam or a generated stream.
+
+Publishes at a set rate on ``camera/image_raw`` (and optionally ``camera/image_raw/compressed``).
 
     ros2 run fer_ros camera_source --ros-args -p source:=video.mp4 -p rate:=15.0
     ros2 run fer_ros camera_source --ros-args -p source:=0            # webcam index
@@ -14,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -70,13 +71,16 @@ class CameraSource(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("camera_source", **kwargs)
 
-        def declare(name, default, description, **ranges):
-            d = ParameterDescriptor(description=description, read_only=True, **ranges)
+        def declare(name, default, description, **extra):
+            d = ParameterDescriptor(description=description, read_only=True, **extra)
             return self.declare_parameter(name, default, d).value
 
-        source = declare("source", "synthetic", "'synthetic', a webcam index, an image folder or a video file")
-        rate = declare("rate", 10.0, "frames per second",
-                       floating_point_range=[FloatingPointRange(from_value=0.1, to_value=1000.0)])
+        # source and rate accept any type: launch files and YAML turn "0" into 0 and "10" into 10
+        source = str(declare("source", "synthetic", "'synthetic', a webcam index, an image folder or a "
+                             "video file", dynamic_typing=True))
+        rate = float(declare("rate", 10.0, "frames per second", dynamic_typing=True))
+        if not 0.01 <= rate <= 1000.0:
+            raise ValueError(f"rate must be in [0.01, 1000] frames per second, got {rate}")
         width = declare("width", 640, "frame width of the synthetic stream",
                         integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])
         height = declare("height", 480, "frame height of the synthetic stream",
@@ -99,7 +103,8 @@ class CameraSource(Node):
                          reliability=(ReliabilityPolicy.RELIABLE if reliability == "reliable"
                                       else ReliabilityPolicy.BEST_EFFORT))
         self._pub = self.create_publisher(Image, topic, qos)
-        self._compressed_pub = self.create_publisher(CompressedImage, topic + "/compressed", qos) if compressed else None
+        self._compressed_pub = (self.create_publisher(CompressedImage, topic + "/compressed", qos)
+                                if compressed else None)
         self.published = 0
         self.finished = False
         self.create_timer(1.0 / rate, self._tick)

@@ -28,9 +28,10 @@ class HealthSnapshot:
     errors: int  # pipeline failures
 
     def summary(self) -> str:
-        return (f"fps={self.fps:.1f} latency p50={self.latency_p50_ms:.0f} ms p95={self.latency_p95_ms:.0f} ms "
-                f"processing p50={self.processing_p50_ms:.0f} ms received={self.received} "
-                f"processed={self.processed} dropped={self.dropped} invalid={self.invalid} errors={self.errors}")
+        return (f"fps={self.fps:.1f} latency p50={self.latency_p50_ms:.0f} ms "
+                f"p95={self.latency_p95_ms:.0f} ms processing p50={self.processing_p50_ms:.0f} ms "
+                f"received={self.received} processed={self.processed} dropped={self.dropped} "
+                f"invalid={self.invalid} errors={self.errors}")
 
 
 class HealthMonitor:

@@ -80,17 +80,20 @@ def image_to_array(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     row_bytes = width * layout.channels * itemsize
     if step < row_bytes:
         raise ImageConversionError(
-            "step_mismatch", f"step {step} is smaller than one row of {width} {msg.encoding} pixels ({row_bytes} bytes)"
+            "step_mismatch",
+            f"step {step} is smaller than one row of {width} {msg.encoding} pixels ({row_bytes} bytes)",
         )
     buffer = memoryview(msg.data).cast("B") if not isinstance(msg.data, (bytes, bytearray)) else msg.data
     expected = step * height
     if len(buffer) < expected:
         raise ImageConversionError(
-            "truncated", f"truncated data: {len(buffer)} bytes for {width}x{height} step {step} (need {expected})"
+            "truncated",
+            f"truncated data: {len(buffer)} bytes for {width}x{height} step {step} (need {expected})",
         )
     if len(buffer) > expected:
         raise ImageConversionError(
-            "size_mismatch", f"data size {len(buffer)} does not match step*height = {step}*{height} = {expected}"
+            "size_mismatch",
+            f"data size {len(buffer)} does not match step*height = {step}*{height} = {expected}",
         )
     byte_order = ">" if (msg.is_bigendian and itemsize > 1) else "<"
     dtype = np.dtype(byte_order + layout.dtype) if itemsize > 1 else np.dtype(layout.dtype)
@@ -125,7 +128,8 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageConversionError(
-            "corrupt_compressed", f"cannot decode compressed image of {data.size} bytes (format {msg.format!r})"
+            "corrupt_compressed",
+            f"cannot decode compressed image of {data.size} bytes (format {msg.format!r})",
         )
     _check_size(bgr.shape[1], bgr.shape[0], max_pixels)
     return bgr
@@ -142,7 +146,8 @@ def fill_image_msg(msg, pixels: np.ndarray, encoding: str = "bgr8"):
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != channels:
-        raise ValueError(f"{encoding} needs an (H, W, {channels}) uint8 array, got {pixels.shape} {pixels.dtype}")
+        raise ValueError(f"{encoding} needs an (H, W, {channels}) uint8 array, "
+                         f"got {pixels.shape} {pixels.dtype}")
     pixels = np.ascontiguousarray(pixels)
     msg.height, msg.width = int(pixels.shape[0]), int(pixels.shape[1])
     msg.encoding = encoding

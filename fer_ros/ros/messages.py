@@ -37,7 +37,8 @@ def face_emotion(face: Face) -> FaceEmotion:
 
 def face_emotion_array(header, faces: list[Face], labels: tuple[str, ...]) -> FaceEmotionArray:
     """The answer to one frame: the image's header, the label order and every face (may be empty)."""
-    return FaceEmotionArray(header=header, emotion_labels=list(labels), faces=[face_emotion(f) for f in faces])
+    return FaceEmotionArray(header=header, emotion_labels=list(labels),
+                            faces=[face_emotion(f) for f in faces])
 
 
 def detection2d_array(header, faces: list[Face], labels: tuple[str, ...]):

@@ -14,10 +14,10 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.node import Node
 
-from fer_ros.core.config import PipelineConfig
+from fer_ros.core.config import DETECTORS, PipelineConfig
+from fer_ros.core.face_crop import CROP_POLICIES
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
 
-DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "yunet")
 RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
 
 _PIPELINE_DEFAULTS = PipelineConfig()
@@ -56,23 +56,30 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # --- input and QoS (fixed at start) ---
     ParamSpec("image_topic", "camera/image_raw", "sensor_msgs/Image topic to process (relative names follow "
               "the node namespace)", "node", read_only=True),
-    ParamSpec("use_compressed", False, "also subscribe to <image_topic>/compressed (sensor_msgs/CompressedImage, "
-              "jpeg/png)", "node", read_only=True),
-    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscriptions: best_effort (sensor "
-              "data) or reliable", "node", choices=RELIABILITIES, read_only=True),
+    ParamSpec("use_compressed", False, "also subscribe to <image_topic>/compressed "
+              "(sensor_msgs/CompressedImage, jpeg/png)", "node", read_only=True),
+    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscriptions "
+              "(best_effort = sensor data QoS)", "node", choices=RELIABILITIES, read_only=True),
     ParamSpec("qos_depth", 1, "QoS history depth of the image subscriptions", "node", low=1, high=100, step=1,
               read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
-    _pipe("detector", "face detector: haar, mtcnn or yunet (yunet needs detector_model)", choices=DETECTORS),
-    _pipe("detector_model", "path of the detector model file (yunet); empty = default lookup"),
-    _pipe("detection_scale", "detect on a frame downscaled by this factor (1.0 = full resolution)",
-          low=0.05, high=1.0),
+    _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
+    _pipe("detector_model", "path of a YuNet .onnx file, needed by detector yunet (e.g. OpenCV Zoo "
+          "face_detection_yunet_2023mar.onnx)"),
+    _pipe("detection_scale", "detect on the frame resized by this factor (1.0 = full resolution); boxes are "
+          "mapped back", low=0.05, high=1.0),
     _pipe("min_face_size", "smallest face to report, in full-resolution pixels", low=1, high=4096, step=1),
-    _pipe("detection_threshold", "minimum detector confidence", low=0.0, high=1.0),
-    _pipe("max_faces", "at most this many faces per frame (largest first)", low=1, high=256, step=1),
+    _pipe("detection_threshold", "minimum detector confidence (mtcnn, yunet; haar has no score)",
+          low=0.0, high=1.0),
+    _pipe("max_faces", "at most this many faces per frame (highest score, then largest)",
+          low=1, high=256, step=1),
     _pipe("emotion_model", "emotion model: registry name or .onnx path"),
     _pipe("gender_model", "gender model: registry name or .onnx path; empty disables gender"),
-    _pipe("num_threads", "onnxruntime intra-op threads per model (0 = library default)", low=0, high=64, step=1),
+    _pipe("emotion_crop", "crop policy for the emotion model; empty = the model's own",
+          choices=("", *CROP_POLICIES)),
+    _pipe("gender_crop", "crop policy for the gender model; empty = the model's own",
+          choices=("", *CROP_POLICIES)),
+    _pipe("num_threads", "onnxruntime intra-op threads per model", low=1, high=64, step=1),
     # --- tracking and smoothing ---
     _track("tracking", "enabled", "assign stable track ids to faces across frames"),
     _track("track_iou_threshold", "iou_threshold", "a face joins a track when its box overlaps the track's "
@@ -81,7 +88,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
            "this many box sizes of the prediction", low=0.0, high=10.0),
     _track("track_max_missed", "max_missed", "frames a track survives unseen before its id is retired",
            low=0, high=10000, step=1),
-    _track("smoothing", "smoothing", "per-track probability smoothing: off, ema or window",
+    _track("smoothing", "smoothing", "per-track probability smoothing",
            choices=SMOOTHING_MODES),
     _track("smoothing_alpha", "ema_alpha", "weight of the newest frame for ema smoothing (1.0 = none)",
            low=0.01, high=1.0),
@@ -89,8 +96,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # --- outputs and health ---
     ParamSpec("publish_detections", True, "publish vision_msgs/Detection2DArray on faces/detections (when "
               "vision_msgs is installed)", "node"),
-    ParamSpec("publish_debug_image", True, "publish an annotated image on faces/debug_image (drawn only while "
-              "it has subscribers)", "node"),
+    ParamSpec("publish_debug_image", True, "publish an annotated image on faces/debug_image (drawn only "
+              "while it has subscribers)", "node"),
     ParamSpec("max_image_pixels", 4096 * 4096, "frames with more pixels than this are skipped with a warning",
               "node", low=1, high=400_000_000, step=1),
     ParamSpec("latency_warn_ms", 500.0, "warn when the p95 latency from receipt to publication exceeds this "
@@ -105,7 +112,7 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     d = ParameterDescriptor(name=spec.name, read_only=spec.read_only)
     text = spec.description
     if spec.choices:
-        text += f" (one of: {', '.join(spec.choices)})"
+        text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
     d.description = text
     if isinstance(spec.default, bool):
         d.type = ParameterType.PARAMETER_BOOL
@@ -116,12 +123,12 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     elif isinstance(spec.default, float):
         d.type = ParameterType.PARAMETER_DOUBLE
         if spec.low is not None:
-            d.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high),
-                                                         step=0.0)]
+            d.floating_point_range = [
+                FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
     else:
         d.type = ParameterType.PARAMETER_STRING
         if spec.choices:
-            d.additional_constraints = f"one of: {', '.join(spec.choices)}"
+            d.additional_constraints = f"one of: {', '.join(repr(c) for c in spec.choices)}"
     return d
 
 
@@ -143,7 +150,7 @@ def declare_all(node: Node) -> dict[str, Any]:
 def check_value(spec: ParamSpec, value: Any) -> str:
     """Return why ``value`` is not allowed for ``spec`` ("" when it is); ranges are checked by rclpy too."""
     if spec.choices and value not in spec.choices:
-        return f"{spec.name}={value!r} is not one of: {', '.join(spec.choices)}"
+        return f"{spec.name}={value!r} is not one of: {', '.join(repr(c) for c in spec.choices)}"
     if spec.low is not None and isinstance(value, (int, float)) and not spec.low <= value <= spec.high:
         return f"{spec.name}={value!r} is outside [{spec.low}, {spec.high}]"
     return ""
@@ -161,3 +168,54 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     config = dataclasses.replace(_TRACKER_DEFAULTS, **fields)
     config.validate()
     return config
+
+
+_YAML_SECTIONS = {
+    "image_topic": "input and QoS",
+    "detector": "detector and models (a change rebuilds the pipeline before the next frame)",
+    "tracking": "tracking and smoothing",
+    "publish_detections": "outputs and health",
+}
+_YAML_HEAD = """\
+# Parameters of the fer_ros perception node, each with its default and meaning.
+# Generated from fer_ros/ros/parameters.py (python -m fer_ros.ros.parameters > config/perception.yaml);
+# a test keeps the two in sync. Copy it and pass your copy with
+#   ros2 launch fer_ros perception.launch.py params_file:=/path/to/perception.yaml
+#   ros2 run fer_ros perception_node --ros-args --params-file /path/to/perception.yaml
+# Parameters marked [fixed at start] cannot change at run time; all others can
+# (ros2 param set /perception_node NAME VALUE), and a bad value is rejected with its reason.
+/**:
+  ros__parameters:"""
+
+
+def _yaml_value(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_yaml() -> str:
+    """config/perception.yaml: every parameter with its default and a comment (description and range)."""
+    import textwrap
+
+    lines = [_YAML_HEAD]
+    for spec in PARAMETERS:
+        if spec.name in _YAML_SECTIONS:
+            lines += ["", f"    # --- {_YAML_SECTIONS[spec.name]} ---"]
+        text = spec.description
+        if spec.choices:
+            text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
+        if spec.low is not None:
+            number = int if isinstance(spec.default, int) else float
+            text += f"; range [{number(spec.low)}, {number(spec.high)}]"
+        if spec.read_only:
+            text += " [fixed at start]"
+        lines += ["    # " + line for line in textwrap.wrap(text, 100)]
+        lines.append(f"    {spec.name}: {_yaml_value(spec.default)}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_yaml(), end="")

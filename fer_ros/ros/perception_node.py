@@ -87,8 +87,8 @@ class PerceptionNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._detections_pub = None
         if messages.VISION_MSGS_ERROR:
-            self.get_logger().info(
-                f"vision_msgs not available ({messages.VISION_MSGS_ERROR}): faces/detections is not published")
+            self.get_logger().info(f"vision_msgs not available ({messages.VISION_MSGS_ERROR}): "
+                                   "faces/detections is not published")
         else:
             self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
 
@@ -97,9 +97,9 @@ class PerceptionNode(Node):
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"listening on {self.resolve_topic_name(v['image_topic'])} ({v['reliability']}, depth {v['qos_depth']}"
-            f"{', + compressed' if v['use_compressed'] else ''}); detector {v['detector']}, "
-            f"publishing {self.resolve_topic_name('faces/emotion')}")
+            f"listening on {self.resolve_topic_name(v['image_topic'])} ({v['reliability']}, "
+            f"depth {v['qos_depth']}{', + compressed' if v['use_compressed'] else ''}); "
+            f"detector {v['detector']}, publishing {self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
     def _on_image(self, msg) -> None:
@@ -134,7 +134,8 @@ class PerceptionNode(Node):
                 self._pending_tracker = tracker_config
             self._values = new
         if changed:
-            self.get_logger().info(f"parameters changed: {', '.join(f'{n}={new[n]!r}' for n in sorted(changed))}")
+            listed = ", ".join(f"{n}={new[n]!r}" for n in sorted(changed))
+            self.get_logger().info(f"parameters changed: {listed}")
         return SetParametersResult(successful=True)
 
     def _report_health(self) -> None:
@@ -142,8 +143,8 @@ class PerceptionNode(Node):
         self.get_logger().debug(snap.summary() + f" debug_images={self.debug_images_published}")
         limit = self._values["latency_warn_ms"]
         if snap.latency_p95_ms > limit:
-            self._warnings.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds latency_warn_ms="
-                                f"{limit:.0f} ({snap.summary()})")
+            self._warnings.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds "
+                                f"latency_warn_ms={limit:.0f} ({snap.summary()})")
         diag = messages.diagnostic_array(self.get_clock().now().to_msg(),
                                          f"{self.get_fully_qualified_name()}: perception", snap, limit)
         diag.status[0].values.append(
@@ -197,8 +198,7 @@ class PerceptionNode(Node):
         if self._detections_pub is not None and values["publish_detections"]:
             self._detections_pub.publish(messages.detection2d_array(msg.header, faces, labels))
         if values["publish_debug_image"] and self._debug_pub.get_subscription_count() > 0:
-            annotated = draw_faces(bgr.copy(), faces)
-            debug = fill_image_msg(Image(header=msg.header), annotated if annotated is not None else bgr)
+            debug = fill_image_msg(Image(header=msg.header), draw_faces(bgr, faces))
             self._debug_pub.publish(debug)
             self.debug_images_published += 1
         self._health.frame_processed(time.monotonic() - received, processing)

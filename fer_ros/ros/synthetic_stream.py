@@ -1,5 +1,7 @@
-"""A generated camera stream for demos and tests: the public-domain astronaut portrait that
-scikit-image ships (``skimage.data.astronaut()``, NASA), moved and scaled over time on a plain background.
+"""A generated camera stream for demos and tests: a known smiling face moving and zooming.
+
+The face is the public-domain astronaut portrait (NASA) that scikit-image ships as
+``skimage.data.astronaut()``, moved and scaled over time on a plain background.
 
 Frame ``i`` is a pure function of ``i``, so a stream is reproducible at any publishing rate.
 """
@@ -35,7 +37,8 @@ class SyntheticFaceStream:
     ``step_px`` is roughly how far the face moves between consecutive frames.
     """
 
-    def __init__(self, width: int = 640, height: int = 480, step_px: float = 6.0, scale: float | None = None) -> None:
+    def __init__(self, width: int = 640, height: int = 480, step_px: float = 6.0,
+                 scale: float | None = None) -> None:
         self.width, self.height = int(width), int(height)
         self.base_scale = scale if scale is not None else 0.9 * min(width, height) / PORTRAIT_CROP[3]
         self._background = self._make_background()
@@ -71,6 +74,7 @@ class SyntheticFaceStream:
         scale, left, top = self.placement(index)
         matrix = np.array([[scale, 0.0, left], [0.0, scale, top]], dtype=np.float32)
         out = self._background.copy()
-        cv2.warpAffine(astronaut_bgr(), matrix, (self.width, self.height), dst=out,
-                       flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        cv2.warpAffine(astronaut_bgr(), matrix, (self.width, self.height), dst=out, flags=interpolation,
+                       borderMode=cv2.BORDER_TRANSPARENT)
         return out

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 message packages not installed (make setup)")
-from fer_ros.ros.image_convert import (
+sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 messages not installed (make setup)")
+from fer_ros.ros.image_convert import (  # noqa: E402
     ImageConversionError,
     compressed_to_bgr,
     encode_compressed,

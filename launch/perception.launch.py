@@ -1,0 +1,82 @@
+"""Launch the fer_ros perception node (and, on request, the demo camera source).
+
+    ros2 launch fer_ros perception.launch.py
+    ros2 launch fer_ros perception.launch.py camera_topic:=/my_camera/image_raw params_file:=/path/my.yaml
+    ros2 launch fer_ros perception.launch.py start_camera_source:=true camera_source:=synthetic
+
+The Fast DDS profile (32 MB shared-memory segment, so best-effort camera images of 640x480 and more
+arrive between processes) is set for every process this file starts, unless dds_profile is overridden;
+the camera driver started elsewhere needs the same FASTDDS_DEFAULT_PROFILES_FILE.
+"""
+
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import IfCondition
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+
+def generate_launch_description():
+    share = FindPackageShare("fer_ros")
+    camera_topic = LaunchConfiguration("camera_topic")
+    namespace = LaunchConfiguration("namespace")
+    use_sim_time = LaunchConfiguration("use_sim_time")
+
+    arguments = [
+        DeclareLaunchArgument(
+            "camera_topic", default_value="camera/image_raw",
+            description="sensor_msgs/Image topic to process (relative names follow the namespace)"),
+        DeclareLaunchArgument(
+            "params_file", default_value=PathJoinSubstitution([share, "config", "perception.yaml"]),
+            description="parameter YAML of the perception node"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of the nodes and topics"),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="use the /clock topic"),
+        DeclareLaunchArgument(
+            "start_camera_source", default_value="false",
+            description="also start camera_source publishing on camera_topic"),
+        DeclareLaunchArgument(
+            "camera_source", default_value="synthetic",
+            description="what camera_source publishes: synthetic, a webcam index, an image folder or a video"
+        ),
+        DeclareLaunchArgument("camera_rate", default_value="10.0",
+                              description="camera_source frames per second"),
+        DeclareLaunchArgument(
+            "dds_profile",
+            default_value=EnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                default_value=PathJoinSubstitution([share, "config", "fastdds_profile.xml"])),
+            description="Fast DDS XML profile for the started processes (default: "
+                        "$FASTDDS_DEFAULT_PROFILES_FILE or the installed config/fastdds_profile.xml)"),
+    ]
+
+    perception = Node(
+        package="fer_ros",
+        executable="perception_node",
+        name="perception_node",
+        namespace=namespace,
+        parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
+        remappings=[("camera/image_raw", camera_topic)],
+        output="screen",
+    )
+    camera = Node(
+        package="fer_ros",
+        executable="camera_source",
+        name="camera_source",
+        namespace=namespace,
+        parameters=[{
+            "source": LaunchConfiguration("camera_source"),
+            "rate": LaunchConfiguration("camera_rate"),
+            "use_sim_time": use_sim_time,
+        }],
+        remappings=[("camera/image_raw", camera_topic)],
+        output="screen",
+        condition=IfCondition(LaunchConfiguration("start_camera_source")),
+    )
+    return LaunchDescription([
+        *arguments,
+        SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("dds_profile")),
+        camera,
+        perception,
+    ])

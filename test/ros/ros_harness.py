@@ -1,0 +1,236 @@
+"""Helpers for the ROS tests: the node runs in its own process, the test talks to it over DDS.
+
+Every test module picks its own ROS_DOMAIN_ID and a unique namespace; discovery stays on localhost and
+the shipped Fast DDS profile is used by both sides. Node processes are stopped with SIGINT (then killed
+if they hang) by their fixture and, as a last resort, at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DDS_PROFILE = REPO / "config" / "fastdds_profile.xml"
+
+# The test process's own DDS participant must use the same settings as the node processes; this runs
+# at import (collection), before any rclpy context exists.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy not installed (make setup)")
+pytest.importorskip("fer_ros.msg", reason="fer_ros messages not generated (make build)")
+
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from fer_ros.ros.image_convert import fill_image_msg  # noqa: E402
+
+_RUNNING: list[subprocess.Popen] = []
+
+
+def _kill_leftovers() -> None:
+    for proc in _RUNNING:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+atexit.register(_kill_leftovers)
+
+
+def ros_env(domain_id: int) -> dict[str, str]:
+    """The full environment of this process (the ROS wheels need LD_LIBRARY_PATH) plus DDS settings."""
+    env = dict(os.environ)
+    env.update(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+               FASTDDS_DEFAULT_PROFILES_FILE=str(DDS_PROFILE), PYTHONUNBUFFERED="1")
+    return env
+
+
+def unique_namespace() -> str:
+    """A namespace no other concurrent run uses, so runs sharing a domain do not see each other."""
+    return f"/fer_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+class NodeProcess:
+    """A ROS executable (``python -m module``) in its own process, with its log in a file."""
+
+    def __init__(self, module: str, domain_id: int, namespace: str, log_path: Path,
+                 params: dict[str, object] | None = None, extra_args: list[str] | None = None) -> None:
+        args = [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:={namespace}"]
+        args += extra_args or []
+        for key, value in (params or {}).items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            args += ["-p", f"{key}:={text}"]
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(args, env=ros_env(domain_id), stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=str(REPO))
+        _RUNNING.append(self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def rss_mb(self) -> float:
+        """Resident memory of the process (MiB)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+        raise RuntimeError("no VmRSS")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT, as Ctrl-C would; kill only if it does not exit in time. Returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        if self.proc in _RUNNING:
+            _RUNNING.remove(self.proc)
+        return self.proc.returncode
+
+
+class Inbox:
+    """Messages received on one topic with their arrival time (time.monotonic)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self.items: list[tuple[float, object]] = []
+
+    def __call__(self, msg) -> None:
+        with self._cond:
+            self.items.append((time.monotonic(), msg))
+            self._cond.notify_all()
+
+    def messages(self) -> list:
+        with self._lock:
+            return [m for _, m in self.items]
+
+    def wait_for(self, predicate, timeout: float):
+        """First message satisfying ``predicate`` (also among those already received), or None."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            seen = 0
+            while True:
+                for _, msg in self.items[seen:]:
+                    if predicate(msg):
+                        return msg
+                seen = len(self.items)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+
+def qos(reliable: bool, depth: int = 10) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+
+
+class RosProbe:
+    """The test's side of the conversation: an rclpy node in its own context, spun in a thread."""
+
+    def __init__(self, domain_id: int, namespace: str) -> None:
+        self.namespace = namespace
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(f"probe_{uuid.uuid4().hex[:8]}", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+        self._stamp_counter = 0
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: BLE001 - shutdown of the context ends the spin
+            pass
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}/{name}"
+
+    def subscribe(self, msg_type, name: str, reliable: bool = True, depth: int = 50):
+        inbox = Inbox()
+        sub = self.node.create_subscription(msg_type, self.topic(name) if not name.startswith("/") else name,
+                                            inbox, qos(reliable, depth))
+        return inbox, sub
+
+    def publisher(self, msg_type, name: str = "camera/image_raw", reliable: bool = False, depth: int = 1):
+        return self.node.create_publisher(msg_type, self.topic(name), qos(reliable, depth))
+
+    def next_stamp(self):
+        """A unique header stamp per frame (seconds count up, nanoseconds carry a counter)."""
+        self._stamp_counter += 1
+        stamp = self.node.get_clock().now().to_msg()
+        stamp.nanosec = (stamp.nanosec // 1000) * 1000 + self._stamp_counter % 1000
+        return stamp
+
+    def image(self, bgr: np.ndarray, frame_id: str = "test_camera", encoding: str = "bgr8") -> Image:
+        msg = fill_image_msg(Image(), bgr)
+        msg.header.stamp = self.next_stamp()
+        msg.header.frame_id = frame_id
+        return msg
+
+    def wait_until(self, condition, timeout: float, what: str, node: NodeProcess | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if node is not None and not node.alive():
+                raise AssertionError(f"node exited while waiting for {what}:\n{node.log_tail()}")
+            if time.monotonic() > deadline:
+                tail = f"\n{node.log_tail()}" if node is not None else ""
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=5.0)
+
+
+def same_stamp(a, b) -> bool:
+    return a.sec == b.sec and a.nanosec == b.nanosec
+
+
+def stamp_key(stamp) -> tuple[int, int]:
+    return stamp.sec, stamp.nanosec
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def diagnostics_values(status) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
