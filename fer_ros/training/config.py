@@ -1,0 +1,141 @@
+"""Training configuration: one dataclass tree, loaded from a YAML or JSON file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_ros.core.labels import EMOTION_LABELS
+
+
+@dataclass
+class DataConfig:
+    train_dir: str = "../shared/data/fer2013/train"
+    val_dir: str = "../shared/data/fer2013/val"
+    labels: tuple[str, ...] = EMOTION_LABELS  # class folder names, in model output order
+    input_size: int = 48
+    colour: str = "gray"  # "gray" | "rgb" (channel order of the tensors the model sees)
+    mean: float = 0.5  # normalisation applied to x/255
+    std: float = 0.25
+    label_noise: float = 0.0  # fraction of training labels replaced by a different random class
+    noise_seed: int = 1234
+    train_subset: int = 0  # >0: use only this many (stratified-random) training images
+
+
+@dataclass
+class AugmentConfig:
+    hflip: bool = True
+    rotation_deg: float = 10.0
+    scale: float = 0.1  # zoom in [1-scale, 1+scale]
+    translate_px: float = 4.0  # like random crop with this much padding
+    brightness: float = 0.2  # additive, in units of full range
+    contrast: float = 0.2  # multiplicative around the image mean
+    erase_prob: float = 0.0  # random erasing probability
+
+
+@dataclass
+class ModelConfig:
+    name: str = "fer_resnet"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "sgd"  # "sgd" | "adamw"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 1.0
+    schedule: str = "cosine"  # "cosine" | "constant"
+    label_smoothing: float = 0.1
+
+
+@dataclass
+class SCNConfig:
+    """Self-Cure Network hyper-parameters (Wang et al. 2020 defaults)."""
+
+    beta: float = 0.7
+    margin: float = 0.15  # delta1
+    relabel_margin: float = 0.2  # delta2
+    relabel_start_epoch: int = 10  # warm-up epochs before relabelling
+    rank_weight: float = 1.0
+    dropout: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    run_dir: str = "runs/default"
+    mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher)
+    teacher: str = ""  # checkpoint of the teacher for mode "ld"
+    ld_temperature: float = 1.0
+    epochs: int = 30
+    batch_size: int = 128
+    seed: int = 0
+    num_threads: int = 2
+    device: str = "auto"  # "auto" (CUDA when present) | "cpu" | "cuda"
+    early_stopping_patience: int = 0  # epochs without val improvement; 0 disables
+    progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    scn: SCNConfig = field(default_factory=SCNConfig)
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    """Recursively build a dataclass from a dict, rejecting unknown keys with a clear error."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} key(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ValueError(f"{cls.__name__}.{name} must be a mapping")
+            kwargs[name] = _build(type(default), value)
+        elif isinstance(default, tuple):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    return _build(TrainConfig, values)
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    def convert(obj: Any) -> Any:
+        if isinstance(obj, tuple):
+            return list(obj)
+        if isinstance(obj, dict):
+            return {k: convert(v) for k, v in obj.items()}
+        return obj
+
+    return convert(dataclasses.asdict(config))
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Load a TrainConfig from a ``.yaml``/``.yml`` or ``.json`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(text) or {}
+    else:
+        values = json.loads(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: top level must be a mapping")
+    return config_from_dict(values)
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
