@@ -121,10 +121,10 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode a sensor_msgs/CompressedImage (jpeg, png) into a (H, W, 3) uint8 BGR image."""
     fmt = (msg.format or "").lower()
     if "compresseddepth" in fmt:
-        raise ImageConversionError("unknown_encoding", f"unsupported compressed format {msg.format!r}")
+        raise ImageConversionError("unsupported_format", f"unsupported compressed format {msg.format!r}")
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
-        raise ImageConversionError("zero_size", f"empty compressed image (format {msg.format!r})")
+        raise ImageConversionError("empty_compressed", f"empty compressed image (format {msg.format!r})")
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageConversionError(

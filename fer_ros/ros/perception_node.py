@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -67,6 +68,9 @@ class PerceptionNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._warnings = ThrottledWarnings(self.get_logger())
+        # OpenCV's own decoder warnings (libpng/libjpeg) would print once per corrupt frame, unthrottled;
+        # the node names each problem itself.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
@@ -115,7 +119,7 @@ class PerceptionNode(Node):
                 continue  # e.g. use_sim_time, handled by rclpy
             problem = parameters.check_value(spec, p.value)
             if problem:
-                return SetParametersResult(successful=False, reason=problem)
+                return self._reject(problem)
             new[p.name] = p.value
         changed = {name for name in new if new[name] != self._values[name]}
         groups = {parameters.BY_NAME[name].group for name in changed}
@@ -126,7 +130,7 @@ class PerceptionNode(Node):
             if "pipeline" in groups:
                 pipeline = Pipeline(parameters.pipeline_config(new))
         except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
-            return SetParametersResult(successful=False, reason=f"{', '.join(sorted(changed))}: {exc}")
+            return self._reject(f"{', '.join(sorted(changed))}: {exc}")
         with self._pending_lock:
             if pipeline is not None:
                 self._pending_pipeline = pipeline
@@ -137,6 +141,10 @@ class PerceptionNode(Node):
             listed = ", ".join(f"{n}={new[n]!r}" for n in sorted(changed))
             self.get_logger().info(f"parameters changed: {listed}")
         return SetParametersResult(successful=True)
+
+    def _reject(self, reason: str) -> SetParametersResult:
+        self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
+        return SetParametersResult(successful=False, reason=reason)
 
     def _report_health(self) -> None:
         snap = self._health.snapshot(self._slot.dropped)

@@ -129,8 +129,13 @@ def test_corrupt_and_empty_compressed_images_are_named() -> None:
     with pytest.raises(ImageConversionError, match="cannot decode") as info:
         compressed_to_bgr(msg)
     assert info.value.problem == "corrupt_compressed"
-    with pytest.raises(ImageConversionError, match="empty"):
+    with pytest.raises(ImageConversionError, match="empty") as info:
         compressed_to_bgr(sensor_msgs.CompressedImage(format="jpeg"))
+    assert info.value.problem == "empty_compressed"
+    depth = sensor_msgs.CompressedImage(format="16UC1; compressedDepth", data=msg.data)
+    with pytest.raises(ImageConversionError, match="unsupported compressed format") as info:
+        compressed_to_bgr(depth)
+    assert info.value.problem == "unsupported_format"
 
 
 def test_fill_image_msg_round_trips() -> None:

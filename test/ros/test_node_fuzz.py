@@ -1,0 +1,206 @@
+"""Malformed camera messages must not stop the node: >= 1000 bad Image/CompressedImage messages mixed
+with good frames, then every good frame (in every supported encoding) is still answered.
+"""
+
+from __future__ import annotations
+
+import array
+import time
+
+import cv2
+import numpy as np
+import pytest
+from ros_harness import NodeProcess, RosProbe, diagnostics_values, iou, same_stamp, unique_namespace
+
+from fer_ros.msg import FaceEmotionArray
+from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
+from fer_ros.ros.synthetic_stream import SyntheticFaceStream
+
+DOMAIN_ID = 82
+BAD_MESSAGES = 1200
+
+
+def bad_image(rng: np.random.Generator, kind: str):
+    from sensor_msgs.msg import Image
+
+    w, h = int(rng.integers(8, 80)), int(rng.integers(8, 60))
+    msg = Image(width=w, height=h, encoding="bgr8", step=3 * w)
+    size = 3 * w * h
+    if kind == "unknown_encoding":
+        msg.encoding = str(rng.choice(["bayer_rggb8", "32FC1", "", "BGR8", "rgb16", "\u00e9\u00e9"]))
+    elif kind == "step_too_small":
+        msg.step = int(rng.integers(0, 3 * w))
+        size = msg.step * h
+    elif kind == "truncated":
+        size = int(rng.integers(0, size))
+    elif kind == "too_much_data":
+        size += int(rng.integers(1, 500))
+    elif kind == "zero_size":
+        msg.width, msg.height = (0, h) if rng.random() < 0.5 else (w, 0)
+        msg.step = 3 * msg.width
+        size = 0 if rng.random() < 0.5 else 64
+    elif kind == "huge_claim":
+        msg.width = msg.height = 10000
+        msg.step = 30000
+    elif kind == "odd_yuv":
+        msg.encoding, msg.width = "yuv422", w | 1
+        msg.step = 2 * msg.width
+        size = msg.step * h
+    elif kind == "absurd_step":
+        msg.step = int(rng.integers(2**20, 2**32 - 1))
+    msg.data = array.array("B", rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+    return msg
+
+
+def bad_compressed(rng: np.random.Generator, kind: str, jpeg: bytes):
+    from sensor_msgs.msg import CompressedImage
+
+    msg = CompressedImage(format="jpeg")
+    if kind == "random_bytes":
+        data = rng.integers(0, 256, int(rng.integers(1, 3000)), dtype=np.uint8).tobytes()
+    elif kind == "broken_header":
+        cut = int(rng.integers(20, len(jpeg)))
+        data = b"\xff\xd8" + bytes(rng.integers(0, 256, 30, dtype=np.uint8)) + jpeg[cut:]
+    elif kind == "empty":
+        data = b""
+    elif kind == "png_garbage":
+        msg.format = "png"
+        data = b"\x89PNG\r\n\x1a\n" + bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    else:  # compressedDepth is not an image format the node handles
+        msg.format = "16UC1; compressedDepth"
+        data = jpeg
+    msg.data = array.array("B", data)
+    return msg
+
+
+IMAGE_KINDS = ("unknown_encoding", "step_too_small", "truncated", "too_much_data", "zero_size", "huge_claim",
+               "odd_yuv", "absurd_step")
+COMPRESSED_KINDS = ("random_bytes", "broken_header", "empty", "png_garbage", "depth")
+
+
+def good_frame(probe: RosProbe, bgr: np.ndarray, encoding: str):
+    """The same picture in any supported encoding (raw Image or CompressedImage)."""
+    from sensor_msgs.msg import CompressedImage, Image
+
+    if encoding in ("jpeg", "png"):
+        msg = encode_compressed(CompressedImage(), bgr, encoding)
+    elif encoding in ("bgr8", "rgb8", "mono8"):
+        pixels = {"bgr8": bgr, "rgb8": bgr[:, :, ::-1], "mono8": cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)}[encoding]
+        msg = fill_image_msg(Image(), pixels, encoding)
+    else:
+        h, w = bgr.shape[:2]
+        if encoding in ("bgra8", "rgba8"):
+            code = cv2.COLOR_BGR2BGRA if encoding == "bgra8" else cv2.COLOR_BGR2RGBA
+            data, step, bigendian = cv2.cvtColor(bgr, code).tobytes(), 4 * w, 0
+        elif encoding == "mono16":  # big-endian 16-bit grey with 8 bytes of row padding
+            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(">u2") * 257
+            rows = np.concatenate([grey.view(np.uint8).reshape(h, -1), np.zeros((h, 8), np.uint8)], axis=1)
+            data, step, bigendian = rows.tobytes(), 2 * w + 8, 1
+        else:  # yuv422 (UYVY) and yuyv
+            yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
+            y, u, v = yuv[:, :, 0], yuv[:, 0::2, 1], yuv[:, 0::2, 2]
+            packed = np.empty((h, w, 2), np.uint8)
+            chroma = np.empty((h, w), np.uint8)
+            chroma[:, 0::2], chroma[:, 1::2] = u, v
+            if encoding == "yuv422":
+                packed[:, :, 0], packed[:, :, 1] = chroma, y
+            else:
+                packed[:, :, 0], packed[:, :, 1] = y, chroma
+            data, step, bigendian = packed.tobytes(), 2 * w, 0
+        msg = Image(width=w, height=h, encoding=encoding, step=step, is_bigendian=bigendian)
+        msg.data = array.array("B", data)
+    msg.header.stamp = probe.next_stamp()
+    msg.header.frame_id = f"fuzz_{encoding}"
+    return msg
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CompressedImage, Image
+
+    namespace = unique_namespace()
+    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
+                       tmp_path_factory.mktemp("node") / "perception_node.log", params={"use_compressed": True})
+    probe = RosProbe(DOMAIN_ID, namespace)
+    try:
+        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=200)
+        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
+        raw = probe.publisher(Image, reliable=True, depth=20)
+        compressed = probe.publisher(CompressedImage, "camera/image_raw/compressed", reliable=True, depth=20)
+        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
+                         and raw.get_subscription_count() > 0 and compressed.get_subscription_count() > 0,
+                         90.0, "the node's topics", node)
+        yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics, "raw": raw,
+               "compressed": compressed, "namespace": namespace}
+    finally:
+        probe.close()
+        code = node.stop()
+    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+
+
+def answer(s, msg, timeout: float = 20.0, retries: int = 3):
+    from sensor_msgs.msg import CompressedImage
+
+    publisher = s["compressed"] if isinstance(msg, CompressedImage) else s["raw"]
+    for _ in range(retries):
+        publisher.publish(msg)
+        reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), timeout)
+        if reply is not None:
+            return reply
+        msg.header.stamp = s["probe"].next_stamp()
+    raise AssertionError(f"good {msg.header.frame_id} frame not answered:\n{s['node'].log_tail()}")
+
+
+def test_node_survives_malformed_messages_and_answers_good_frames(setup):
+    from sensor_msgs.msg import CompressedImage
+
+    s, probe = setup, setup["probe"]
+    rng = np.random.default_rng(1234)
+    stream = SyntheticFaceStream(640, 480)
+    jpeg = bytes(encode_compressed(CompressedImage(), stream.frame(0)).data)
+    answer(s, good_frame(probe, stream.frame(0), "bgr8"))  # warm: the node works before the storm
+
+    sent_bad = 0
+    for i in range(BAD_MESSAGES):
+        if i % 3 == 2:
+            s["compressed"].publish(bad_compressed(rng, COMPRESSED_KINDS[i % len(COMPRESSED_KINDS)], jpeg))
+        else:
+            s["raw"].publish(bad_image(rng, IMAGE_KINDS[i % len(IMAGE_KINDS)]))
+        sent_bad += 1
+        if i % 50 == 0:  # good frames mixed in (they may be replaced by newer bad ones: keep-latest)
+            s["raw"].publish(good_frame(probe, stream.frame(i), "bgr8"))
+        time.sleep(0.001)
+        assert i % 200 or s["node"].alive(), f"node died during the fuzz run:\n{s['node'].log_tail()}"
+    assert sent_bad >= 1000
+
+    # every good frame after the storm is answered, in every encoding, with the face found
+    for j, encoding in enumerate(("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv",
+                                  "jpeg", "png")):
+        index = 40 + 5 * j
+        reply = answer(s, good_frame(probe, stream.frame(index), encoding))
+        assert reply.header.frame_id == f"fuzz_{encoding}"
+        boxes = [(f.x, f.y, f.width, f.height) for f in reply.faces]
+        assert any(iou(b, stream.face_box(index)) > 0.5 for b in boxes), f"{encoding}: {boxes}"
+
+    assert s["node"].alive()
+    log = s["node"].log()
+    warnings = [line for line in log.splitlines() if "WARN" in line and "frame skipped" in line]
+    for words in ("unknown encoding", "step", "truncated data", "does not match", "zero-size",
+                  "exceeds max_image_pixels", "even width", "cannot decode", "empty compressed",
+                  "unsupported compressed format"):
+        assert any(words in line for line in warnings), f"no warning naming {words!r}:\n{log[-3000:]}"
+    assert len(warnings) < 100, f"{len(warnings)} warnings for {sent_bad} bad messages: not throttled"
+
+    name = f"{s['namespace']}/perception_node"
+    answered = len(s["emotion"].messages())
+
+    def counted(msg) -> bool:
+        return any(st.name.startswith(name) and int(diagnostics_values(st)["frames_processed"]) >= answered
+                   for st in msg.status)
+
+    health = s["diagnostics"].wait_for(counted, 10.0)
+    assert health is not None
+    values = diagnostics_values(next(st for st in health.status if st.name.startswith(name)))
+    assert int(values["frames_invalid"]) >= 100, values
+    assert int(values["frames_failed"]) == 0, values

@@ -1,0 +1,145 @@
+"""Runtime parameter changes over the ROS parameter services of a running node.
+
+Valid changes take effect on the next frame; invalid ones are rejected with a reason and change nothing.
+This node also runs with a reliable image subscription (``reliability:=reliable``) and the shipped YAML.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from ros_harness import REPO, NodeProcess, RosProbe, same_stamp, unique_namespace
+
+from fer_ros.msg import FaceEmotionArray
+from fer_ros.ros.synthetic_stream import SyntheticFaceStream
+
+DOMAIN_ID = 83
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from rclpy.parameter_client import AsyncParameterClient
+    from sensor_msgs.msg import Image
+
+    namespace = unique_namespace()
+    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
+                       tmp_path_factory.mktemp("node") / "perception_node.log",
+                       extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
+                       params={"reliability": "reliable", "qos_depth": 2})
+    probe = RosProbe(DOMAIN_ID, namespace)
+    try:
+        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
+        publisher = probe.publisher(Image, reliable=True)
+        client = AsyncParameterClient(probe.node, f"{namespace}/perception_node")
+        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
+                         and publisher.get_subscription_count() > 0 and client.services_are_ready(),
+                         90.0, "the node's topics and parameter services", node)
+        yield {"node": node, "probe": probe, "emotion": emotion, "publisher": publisher, "client": client,
+               "stream": SyntheticFaceStream(), "index": [0]}
+    finally:
+        probe.close()
+        code = node.stop()
+    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+
+
+def next_frame(s) -> FaceEmotionArray:
+    """Send the next frame of the moving face (reliable QoS: no retries needed) and return its answer."""
+    s["index"][0] += 1
+    msg = s["probe"].image(s["stream"].frame(s["index"][0]))
+    s["publisher"].publish(msg)
+    reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), 30.0)
+    assert reply is not None, f"frame not answered:\n{s['node'].log_tail()}"
+    return reply
+
+
+def wait(future, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not future.done():
+        assert time.monotonic() < deadline, "parameter service did not answer"
+        time.sleep(0.02)
+    return future.result()
+
+
+def set_params(s, atomically: bool = False, **values):
+    from rclpy.parameter import Parameter
+
+    params = [Parameter(name, value=value) for name, value in values.items()]
+    if atomically:
+        return [wait(s["client"].set_parameters_atomically(params)).result]
+    return wait(s["client"].set_parameters(params)).results
+
+
+def get_params(s, *names):
+    return [p for p in (wait(s["client"].get_parameters(list(names))).values)]
+
+
+def value_of(p):
+    from rclpy.parameter import parameter_value_to_python
+
+    return parameter_value_to_python(p)
+
+
+def test_reliable_subscription_answers_frames(setup):
+    reply = next_frame(setup)
+    assert len(reply.faces) == 1 and reply.faces[0].emotion == "happy"
+
+
+def test_valid_changes_take_effect_on_the_next_frame(setup):
+    s = setup
+    assert next_frame(s).faces[0].id != ""
+
+    (result,) = set_params(s, tracking=False)
+    assert result.successful, result.reason
+    assert [f.id for f in next_frame(s).faces] == [""]
+
+    (result,) = set_params(s, tracking=True)
+    assert result.successful and next_frame(s).faces[0].id != ""
+
+    (result,) = set_params(s, min_face_size=400)  # rebuilds the pipeline: the ~125 px face is too small now
+    assert result.successful, result.reason
+    assert list(next_frame(s).faces) == []
+
+    results = set_params(s, min_face_size=48, detection_scale=1.0, smoothing="off")
+    assert all(r.successful for r in results), [r.reason for r in results]
+    face = next_frame(s).faces[0]
+    assert face.emotion == "happy"
+    assert [value_of(p) for p in get_params(s, "min_face_size", "detection_scale", "smoothing")] == [48, 1.0, "off"]
+
+
+@pytest.mark.parametrize("values,words", [
+    ({"detector": "sphinx"}, "not one of"),
+    ({"smoothing": "median"}, "not one of"),
+    ({"detection_scale": 3.0}, "out of range"),
+    ({"smoothing_alpha": 0.0}, "out of range"),
+    ({"max_faces": 0}, "out of range"),
+    ({"detection_scale": "big"}, "type"),
+    ({"reliability": "best_effort"}, "read-only"),
+    ({"image_topic": "other/image"}, "read-only"),
+    ({"detector": "yunet"}, "detector_model"),
+    ({"detector": "yunet", "detector_model": "/nonexistent/yunet.onnx"}, "yunet.onnx"),
+    ({"emotion_model": "no-such-model"}, "no-such-model"),
+], ids=lambda v: "-".join(v) if isinstance(v, dict) else None)
+def test_invalid_changes_are_rejected_with_a_reason_and_change_nothing(setup, values, words):
+    s = setup
+    names = ["detector", "detector_model", "detection_scale", "smoothing", "smoothing_alpha", "max_faces",
+             "emotion_model", "reliability", "image_topic", "min_face_size"]
+    before = [value_of(p) for p in get_params(s, *names)]
+    (result,) = set_params(s, atomically=True, **values)
+    assert not result.successful
+    assert words in result.reason, result.reason
+    assert [value_of(p) for p in get_params(s, *names)] == before
+    faces = next_frame(s).faces  # still working, with the old settings
+    assert len(faces) == 1 and faces[0].emotion == "happy"
+    assert s["node"].alive()
+
+
+def test_bad_start_value_stops_the_node_with_a_reason(tmp_path):
+    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, unique_namespace(), tmp_path / "bad.log",
+                       params={"detector": "sphinx"})
+    try:
+        node.proc.wait(60)
+    finally:
+        code = node.stop()
+    assert code == 1
+    assert "cannot start" in node.log() and "sphinx" in node.log()

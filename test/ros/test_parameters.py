@@ -1,0 +1,83 @@
+"""The parameter table: one declaration per parameter, descriptors with ranges, YAML in sync, 1:1 mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy not installed (make setup)")
+yaml = pytest.importorskip("yaml")
+
+from rcl_interfaces.msg import ParameterType  # noqa: E402
+
+from fer_ros.core.config import PipelineConfig  # noqa: E402
+from fer_ros.core.tracking import TrackerConfig  # noqa: E402
+from fer_ros.ros import parameters  # noqa: E402
+from fer_ros.ros.parameters import PARAMETERS, check_value, descriptor, render_yaml  # noqa: E402
+
+YAML_PATH = Path(__file__).resolve().parents[2] / "config" / "perception.yaml"
+
+
+def test_yaml_file_is_the_rendered_table():
+    assert YAML_PATH.read_text() == render_yaml(), (
+        "config/perception.yaml is out of date: python -m fer_ros.ros.parameters > config/perception.yaml")
+
+
+def test_yaml_lists_every_parameter_with_its_default():
+    values = yaml.safe_load(YAML_PATH.read_text())["/**"]["ros__parameters"]
+    assert list(values) == [p.name for p in PARAMETERS]
+    for spec in PARAMETERS:
+        assert values[spec.name] == spec.default and type(values[spec.name]) is type(spec.default), spec.name
+    text = YAML_PATH.read_text().splitlines()
+    for spec in PARAMETERS:  # a comment right above every entry
+        line = next(i for i, t in enumerate(text) if t.strip().startswith(f"{spec.name}:"))
+        assert text[line - 1].strip().startswith("#"), spec.name
+
+
+def test_pipeline_and_tracker_fields_map_one_to_one():
+    pipeline_names = {p.name for p in PARAMETERS if p.group == "pipeline"}
+    assert pipeline_names == {f.name for f in dataclasses.fields(PipelineConfig)}
+    tracker_fields = {p.target_field for p in PARAMETERS if p.group == "tracker"}
+    assert tracker_fields == {f.name for f in dataclasses.fields(TrackerConfig)}
+    values = {p.name: p.default for p in PARAMETERS}
+    assert parameters.pipeline_config(values) == PipelineConfig()
+    assert parameters.tracker_config(values) == TrackerConfig()
+    values.update(detection_scale=0.25, track_max_missed=9, smoothing="window")
+    assert parameters.pipeline_config(values).detection_scale == 0.25
+    tracker = parameters.tracker_config(values)
+    assert (tracker.max_missed, tracker.smoothing) == (9, "window")
+
+
+def test_descriptors_carry_type_description_and_range():
+    assert len({p.name for p in PARAMETERS}) == len(PARAMETERS)
+    for spec in PARAMETERS:
+        d = descriptor(spec)
+        assert d.description and d.name == spec.name
+        if isinstance(spec.default, bool):
+            assert d.type == ParameterType.PARAMETER_BOOL
+        elif isinstance(spec.default, int):
+            assert d.type == ParameterType.PARAMETER_INTEGER and d.integer_range, spec.name
+            assert d.integer_range[0].from_value <= spec.default <= d.integer_range[0].to_value
+        elif isinstance(spec.default, float):
+            assert d.type == ParameterType.PARAMETER_DOUBLE and d.floating_point_range, spec.name
+            assert d.floating_point_range[0].from_value <= spec.default <= d.floating_point_range[0].to_value
+        else:
+            assert d.type == ParameterType.PARAMETER_STRING
+            if spec.choices:
+                assert spec.default in spec.choices
+    assert descriptor(parameters.BY_NAME["reliability"]).read_only
+    assert not descriptor(parameters.BY_NAME["detector"]).read_only
+
+
+@pytest.mark.parametrize("name,value,ok", [
+    ("detector", "mtcnn", True), ("detector", "sphinx", False), ("smoothing", "window", True),
+    ("smoothing", "median", False), ("detection_scale", 0.01, False), ("detection_scale", 1.0, True),
+    ("reliability", "reliable", True), ("reliability", "sometimes", False),
+])
+def test_check_value(name, value, ok):
+    problem = check_value(parameters.BY_NAME[name], value)
+    assert (problem == "") == ok
+    if not ok:
+        assert name in problem
