@@ -7,7 +7,10 @@ _fer_venv="$(readlink -f "${VENV:-$_fer_root/.venv}")"
 export VIRTUAL_ENV="$_fer_venv"
 export PATH="$_fer_venv/bin:$PATH"
 # The ROS wheels install their share/ and lib/ into the venv: it is the underlay.
-export AMENT_PREFIX_PATH="$_fer_root/install/fer_ros:$_fer_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+export AMENT_PREFIX_PATH="$_fer_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+if [ -d "$_fer_root/install/fer_ros" ]; then
+  AMENT_PREFIX_PATH="$_fer_root/install/fer_ros:$AMENT_PREFIX_PATH"
+fi
 export CMAKE_PREFIX_PATH="$_fer_venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export PYTHONPATH="$_fer_root/install/fer_ros/lib/python3.11/site-packages${PYTHONPATH:+:$PYTHONPATH}"
 export LD_LIBRARY_PATH="$_fer_root/install/fer_ros/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
