@@ -102,13 +102,14 @@ class CameraSource(Node):
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=(ReliabilityPolicy.RELIABLE if reliability == "reliable"
                                       else ReliabilityPolicy.BEST_EFFORT))
+        topic = self.resolve_topic_name(topic)  # expanded and remapped, so /compressed follows a remap
         self._pub = self.create_publisher(Image, topic, qos)
         self._compressed_pub = (self.create_publisher(CompressedImage, topic + "/compressed", qos)
                                 if compressed else None)
         self.published = 0
         self.finished = False
         self.create_timer(1.0 / rate, self._tick)
-        self.get_logger().info(f"publishing {source!r} at {rate:g} Hz on {self.resolve_topic_name(topic)}")
+        self.get_logger().info(f"publishing {source!r} at {rate:g} Hz on {topic}")
 
     def _tick(self) -> None:
         if self.finished:

@@ -82,9 +82,10 @@ class PerceptionNode(Node):
             reliability=(ReliabilityPolicy.RELIABLE if v["reliability"] == "reliable"
                          else ReliabilityPolicy.BEST_EFFORT),
         )
-        self.create_subscription(Image, v["image_topic"], self._on_image, qos)
-        if v["use_compressed"]:
-            self.create_subscription(CompressedImage, v["image_topic"] + "/compressed", self._on_image, qos)
+        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
+        self.create_subscription(Image, image_topic, self._on_image, qos)
+        if v["use_compressed"]:  # image_transport's naming: <image topic>/compressed
+            self.create_subscription(CompressedImage, image_topic + "/compressed", self._on_image, qos)
 
         self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
         self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
@@ -101,7 +102,7 @@ class PerceptionNode(Node):
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"listening on {self.resolve_topic_name(v['image_topic'])} ({v['reliability']}, "
+            f"listening on {image_topic} ({v['reliability']}, "
             f"depth {v['qos_depth']}{', + compressed' if v['use_compressed'] else ''}); "
             f"detector {v['detector']}, publishing {self.resolve_topic_name('faces/emotion')}")
 
