@@ -1,0 +1,134 @@
+"""Benchmark frames: real face crops composited on a background, with ground-truth face boxes.
+
+Faces come from ``../shared/data/utkface_dev`` (UTKFace aligned 200x200 crops: the crop is the face, so
+the pasted square is its ground-truth box) when present, otherwise from the public-domain astronaut
+portrait ``skimage.data.astronaut()``. Backgrounds are face-free photos scikit-image ships (coffee cup,
+rocket). Sizes, positions and which face goes where come from a fixed seed, so every tool in one run
+(fer_ros, Arriaga's pipeline, the ``fer`` package) sees identical frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+UTKFACE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utkface_dev"
+# Tight square around the astronaut's face in skimage.data.astronaut() (x, y, side), framed like UTKFace.
+ASTRONAUT_FACE = (170, 58, 110)
+FACE_SIZE_RANGE = (60, 140)  # side of the pasted face square in px (faces of a 640x480 robot camera view)
+
+
+@dataclass
+class BenchFrame:
+    """One synthetic frame and where its faces are."""
+
+    bgr: np.ndarray  # uint8 HxWx3
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # x, y, w, h ground truth
+
+
+@lru_cache(maxsize=4)
+def face_crops(source: str = "auto", limit: int = 400) -> tuple[str, tuple[np.ndarray, ...]]:
+    """(description, BGR face crops). ``source``: "auto" | "utkface" | "astronaut" | a folder of images."""
+    folder = UTKFACE_DIR if source in ("auto", "utkface") else Path(source)
+    if source != "astronaut" and folder.is_dir():
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        step = max(len(files) // limit, 1)
+        crops = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in files[::step][:limit]]
+        crops = [c for c in crops if c is not None]
+        if crops:
+            return f"{len(crops)} crops from {folder}", tuple(crops)
+    if source == "utkface":
+        raise FileNotFoundError(f"{UTKFACE_DIR} not found (use --faces astronaut)")
+    from skimage import data
+
+    x, y, side = ASTRONAUT_FACE
+    crop = np.ascontiguousarray(data.astronaut()[y:y + side, x:x + side, ::-1])
+    return "skimage.data.astronaut() face (public domain)", (crop,)
+
+
+@lru_cache(maxsize=4)
+def backgrounds(width: int, height: int) -> tuple[np.ndarray, ...]:
+    """Face-free photos shipped by scikit-image, resized to width x height (BGR)."""
+    from skimage import data
+
+    out = []
+    for image in (data.coffee(), data.rocket()):
+        out.append(cv2.resize(np.ascontiguousarray(image[:, :, ::-1]), (width, height), interpolation=cv2.INTER_AREA))
+    return tuple(out)
+
+
+def _feather_mask(side: int) -> np.ndarray:
+    """Alpha mask for a pasted face square: 1 inside, soft 4 % border (no hard edge the detectors key on)."""
+    ramp = np.clip(np.minimum(np.arange(side), np.arange(side)[::-1]) / max(side * 0.04, 1.0), 0.0, 1.0)
+    return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)[:, :, None]
+
+
+def _place(rng: np.random.Generator, sizes: list[int], width: int, height: int) -> list[tuple[int, int, int]]:
+    """Non-overlapping squares (x, y, side) with a small gap, by rejection sampling (largest first)."""
+    placed: list[tuple[int, int, int]] = []
+    for side in sorted(sizes, reverse=True):
+        for _ in range(2000):
+            x, y = int(rng.integers(0, width - side)), int(rng.integers(0, height - side))
+            if all(x + side + 8 <= px or px + ps + 8 <= x or y + side + 8 <= py or py + ps + 8 <= y
+                   for px, py, ps in placed):
+                placed.append((x, y, side))
+                break
+        else:
+            raise RuntimeError(f"cannot place {len(sizes)} faces of sizes {sizes} in {width}x{height}")
+    return placed
+
+
+def make_frames(n_faces: int, count: int, seed: int = 0, width: int = 640, height: int = 480,
+                faces: str = "auto", size_range: tuple[int, int] = FACE_SIZE_RANGE) -> list[BenchFrame]:
+    """``count`` frames with ``n_faces`` faces each; identical for identical arguments."""
+    _, crops = face_crops(faces)
+    bgs = backgrounds(width, height)
+    rng = np.random.default_rng([seed, n_faces, width, height])
+    frames = []
+    for i in range(count):
+        canvas = bgs[i % len(bgs)].astype(np.float32)
+        lo, hi = size_range
+        hi = min(hi, int(0.9 * min(width, height)))
+        sizes = [int(rng.integers(lo, hi + 1)) for _ in range(n_faces)]
+        if n_faces >= 6:  # keep 8 faces placeable at 640x480
+            sizes = [min(s, int(lo + (hi - lo) * 0.6)) for s in sizes]
+        boxes = []
+        for x, y, side in _place(rng, sizes, width, height):
+            crop = crops[int(rng.integers(len(crops)))]
+            face = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+            alpha = _feather_mask(side)
+            region = canvas[y:y + side, x:x + side]
+            canvas[y:y + side, x:x + side] = alpha * face + (1.0 - alpha) * region
+            boxes.append((float(x), float(y), float(side), float(side)))
+        frames.append(BenchFrame(bgr=np.clip(canvas + 0.5, 0, 255).astype(np.uint8), boxes=boxes))
+    return frames
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+MATCH_IOU = 0.4  # a detection finds a ground-truth face when their boxes overlap at least this much
+
+
+def count_matches(truth: list[tuple[float, float, float, float]],
+                  found: list[tuple[float, float, float, float]], min_iou: float = MATCH_IOU) -> tuple[int, int]:
+    """(true positives, false positives): greedy one-to-one matching by IoU."""
+    pairs = sorted(((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    for score, i, j in pairs:
+        if score < min_iou:
+            break
+        if i not in used_t and j not in used_f:
+            used_t.add(i)
+            used_f.add(j)
+    return len(used_t), len(found) - len(used_f)
