@@ -81,3 +81,13 @@ def test_check_value(name, value, ok):
     assert (problem == "") == ok
     if not ok:
         assert name in problem
+
+
+def test_readme_documents_every_parameter():
+    readme = YAML_PATH.parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("no README.md")
+    text = readme.read_text()
+    section = text.split("## ROS node", 1)[1].split("\n## ", 1)[0]
+    missing = [p.name for p in PARAMETERS if f"| `{p.name}` |" not in section]
+    assert not missing, f"README ## ROS node lacks parameters {missing}"
