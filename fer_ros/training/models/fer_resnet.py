@@ -29,10 +29,12 @@ class BasicBlock(nn.Module):
         self.conv1 = conv_bn(cin, cout)
         self.conv2 = conv_bn(cout, cout)
         self.shortcut = nn.Identity() if cin == cout else conv_bn(cin, cout, kernel=1)
+        self.relu1 = nn.ReLU()
+        self.relu2 = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv2(torch.relu(self.conv1(x)))
-        return torch.relu(y + self.shortcut(x))
+        y = self.conv2(self.relu1(self.conv1(x)))
+        return self.relu2(y + self.shortcut(x))
 
 
 class FerResNet(nn.Module):
@@ -53,8 +55,11 @@ class FerResNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.num_features, num_classes)
 
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x)).mean(dim=(2, 3))
+        return self.forward_map(x).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.forward_features(x)))

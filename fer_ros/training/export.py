@@ -1,0 +1,129 @@
+"""Export a training checkpoint to ONNX with the metadata the core model registry reads.
+
+The graph ends in a softmax (``output=probabilities``); input ``input`` is NCHW float32 with a dynamic
+batch. ``metadata_props`` carry ``labels``, ``input_size`` (``W,H``), ``colour``,
+``normalisation_mean``/``normalisation_std`` (0..255 pixel units, as ``fer_ros.core.model_registry``
+expects), ``output`` and a JSON ``provenance`` (model, training config, git commit, epochs, best
+validation accuracy). After writing, onnxruntime and torch outputs are compared (max abs difference
+must stay below ``tolerance``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fer_ros.training.checkpoint import load_model
+from fer_ros.training.config import TrainConfig
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    sha256: str
+    max_abs_diff: float
+    metadata: dict[str, str]
+
+
+class WithSoftmax(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(x), dim=1)
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def registry_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[str, str]:
+    d = config.data
+    size = d.input_size
+    return {
+        "labels": ",".join(d.labels),
+        "input_size": f"{size},{size}",
+        "colour": d.colour,
+        "normalisation_mean": f"{d.mean * 255.0:.6g}",
+        "normalisation_std": f"{d.std * 255.0:.6g}",
+        "output": "probabilities",
+        "provenance": json.dumps(provenance, sort_keys=True),
+    }
+
+
+def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, provenance: dict[str, Any],
+                opset: int = 17, tolerance: float = 1e-4) -> ExportResult:
+    """Write ``model`` (eval mode) as ONNX with registry metadata and check it against torch."""
+    import onnx
+    import onnxruntime as ort
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    channels = 1 if config.data.colour == "gray" else 3
+    size = config.data.input_size
+    wrapped = WithSoftmax(model).eval()
+    dummy = torch.zeros(1, channels, size, size)
+    torch.onnx.export(wrapped, (dummy,), str(output), input_names=["input"], output_names=["probabilities"],
+                      dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=opset,
+                      dynamo=False)
+    proto = onnx.load(str(output))
+    metadata = registry_metadata(config, provenance)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "fer_ros.training.export"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(output))
+
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(4, channels, size, size)).astype(np.float32))
+    with torch.no_grad():
+        expected = wrapped(x).numpy()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(output), options, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.numpy()})[0]
+    diff = float(np.abs(got - expected).max())
+    if diff > tolerance:
+        raise RuntimeError(f"onnxruntime and torch disagree by {diff:.3g} (> {tolerance}) for {output}")
+    return ExportResult(output, sha256_of(output), diff, metadata)
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 17) -> ExportResult:
+    """Export a ``best.pt``/``last.pt`` checkpoint with its training provenance."""
+    model, config, state = load_model(checkpoint)
+    history = state.get("history", [])
+    provenance = {
+        "trained_with": "fer_ros.training (fer-ros-train)",
+        "model": config.model.name,
+        "model_kwargs": config.model.kwargs,
+        "mode": config.mode,
+        "train_dir": config.data.train_dir,
+        "val_dir": config.data.val_dir,
+        "label_noise": config.data.label_noise,
+        "epoch": state.get("epoch"),
+        "epochs_configured": config.epochs,
+        "val_acc": history[state["epoch"] - 1]["val_acc"] if history and state.get("epoch") else None,
+        "best_val_acc": state.get("best_acc"),
+        "git_commit": git_commit(Path(__file__).resolve().parent),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seed": config.seed,
+    }
+    return export_onnx(model, config, output, provenance, opset=opset)
