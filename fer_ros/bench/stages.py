@@ -64,6 +64,8 @@ def _measure(job: StageJob) -> dict:
         for f in frames[: job.warmup]:
             runner.process(f.bgr) if runner else pipeline.process(f.bgr)
         times: dict[str, list[float]] = {s: [] for s in STAGES}
+        per_frame_ms: list[list[float]] = [[] for _ in frames]
+        matches: list[list[int]] = []  # per frame: true positives, false positives, ground-truth faces
         found = false_pos = truth = 0
         for rep in range(job.repeats):
             for i, f in enumerate(frames):
@@ -92,14 +94,17 @@ def _measure(job: StageJob) -> dict:
                     times["drawing"].append((t5 - t4) * 1e3)
                     times["frame"].append(result.timings_ms["total"] + (t4 - t3) * 1e3)
                     boxes = [face.detection.box for face in result.faces]
+                per_frame_ms[i].append(times["frame"][-1])
                 if rep == 0:
                     tp, fp = count_matches(f.boxes, boxes)
+                    matches.append([tp, fp, len(f.boxes)])
                     found, false_pos, truth = found + tp, false_pos + fp, truth + len(f.boxes)
         stats = {s: summarize(v) for s, v in times.items() if v}
         out["by_faces"][str(n_faces)] = {
             "stages": stats, "faces_true": truth, "faces_found": found, "false_positives": false_pos,
             "recall": (found / truth) if truth else None,
             "fps_p50": 1e3 / stats["frame"]["p50"] if stats["frame"]["p50"] else None,
+            "per_frame": {"median_ms": [float(np.median(v)) for v in per_frame_ms], "matches": matches},
         }
     out["memory"] = proc_memory_mb()
     return out

@@ -1,0 +1,213 @@
+"""fer-ros-bench: per-stage latency, ROS end-to-end latency, node overhead, memory, and baselines.
+
+Side by side on the same frames: Arriaga's published pipeline and the ``fer`` package.
+
+    fer-ros-bench --quick --json out/bench/quick.json          # a few minutes
+    fer-ros-bench --json out/bench/full.json --update-md BENCHMARKS.md   # full run (10-minute stream)
+
+Writes the JSON (headline keys in ``summary`` and at the top level: ``fps_4faces_1core``,
+``speedup_vs_arriaga``, ``speedup_vs_fer`` (null when fer could not run), ``recall_ours``,
+``recall_arriaga``, ``node_overhead_ms``), a PNG plot and a markdown table next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fer_ros.bench import report
+from fer_ros.bench.fer_baseline import default_venv, run_fer, setup_venv
+from fer_ros.bench.frames import face_crops, make_frames
+from fer_ros.bench.stages import StageJob, run_job
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_YUNET = REPO.parent / "shared" / "models" / "face_detection_yunet.onnx"
+
+# name -> (frames per face count, repeats, warm-up, fer frames per count, ROS closed-loop frames, stream seconds)
+MODES = {
+    "tiny": (1, 1, 1, 1, 3, 3.0),
+    "quick": (6, 3, 3, 2, 100, 60.0),
+    "full": (20, 5, 5, 6, 300, 600.0),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="fer-ros-bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a few minutes (shorter stream, fewer repetitions)")
+    p.add_argument("--tiny", action="store_true", help="seconds: only checks that everything runs (tests)")
+    p.add_argument("--json", type=Path, default=None, help="result JSON (default OUT_DIR/bench.json)")
+    p.add_argument("--out-dir", type=Path, default=REPO / "out" / "bench", help="plot, table, logs")
+    p.add_argument("--faces", default="auto",
+                   help="face crops: auto (../shared/data/utkface_dev, else astronaut) | utkface | astronaut | DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--yunet-model", default=str(DEFAULT_YUNET) if DEFAULT_YUNET.is_file() else "",
+                   help="YuNet .onnx for the yunet rows (default: ../shared/models/face_detection_yunet.onnx)")
+    p.add_argument("--threads", default="1,2", help="intra-op thread counts to measure per stage")
+    p.add_argument("--detectors", default="haar,mtcnn,yunet", help="detectors for the per-stage rows")
+    p.add_argument("--skip-fer", action="store_true", help="do not run the fer package baseline")
+    p.add_argument("--setup-fer", action="store_true", help="create the fer baseline venv when missing (slow)")
+    p.add_argument("--fer-venv", type=Path, default=None, help="fer baseline venv (default $FER_BASELINE_VENV or "
+                   "~/.cache/fer_ros/fer-baseline-venv)")
+    p.add_argument("--skip-ros", action="store_true", help="do not run the end-to-end ROS measurement")
+    p.add_argument("--stream-seconds", type=float, default=None, help="override the 30 fps stream duration")
+    p.add_argument("--e2e-param", action="append", default=[], help="extra node parameter NAME:=VALUE")
+    p.add_argument("--update-md", type=Path, default=None, help="write the tables into this markdown file")
+    return p.parse_args(argv)
+
+
+def _stage_jobs(args, mode) -> list[StageJob]:
+    from fer_ros.core.config import PipelineConfig
+
+    frames, repeats, warmup = mode[:3]
+    counts = (0, 4) if args.tiny else (0, 1, 4, 8)
+    default = PipelineConfig()
+    detectors = [d for d in args.detectors.split(",") if d and (d != "yunet" or args.yunet_model)]
+    threads = [1] if args.tiny else [int(t) for t in args.threads.split(",")]
+    common = dict(face_counts=counts, frames=frames, repeats=repeats, warmup=warmup, seed=args.seed, faces=args.faces)
+    jobs = []
+    for t in threads:
+        cpus = (0,) if t == 1 else tuple(range(min(t, os.cpu_count() or 1)))
+        jobs.append(StageJob(f"default ({default.detector})", {}, threads=t, cpus=cpus, **common))
+        if args.tiny:
+            continue
+        for det in detectors:
+            if det == default.detector:
+                continue
+            cfg = {"detector": det, **({"detector_model": args.yunet_model} if det == "yunet" else {})}
+            jobs.append(StageJob(det, cfg, threads=t, cpus=cpus, **common))
+    jobs.append(StageJob("arriaga", {"baseline": "arriaga"}, threads=1, cpus=(0,),
+                         **{**common, "face_counts": tuple(c for c in counts if c > 0) or (1,)}))
+    return jobs
+
+
+def _run_e2e(args, mode, out_dir: Path) -> dict:
+    seconds = args.stream_seconds if args.stream_seconds is not None else mode[5]
+    out = out_dir / "e2e.json"
+    cmd = [sys.executable, "-m", "fer_ros.ros.bench_e2e", "drive", "--json", str(out), "--out-dir", str(out_dir),
+           "--faces", args.faces, "--seed", str(args.seed), "--latency-frames", str(mode[4]),
+           "--soak-seconds", str(seconds), "--warmup", "3" if args.tiny else "10",
+           "--distinct-frames", "2" if args.tiny else "10", "--node-cpus", "0",
+           "--driver-cpus", "1" if (os.cpu_count() or 1) > 1 else "0"]
+    for p in args.e2e_param:
+        cmd += ["--param", p]
+    out.unlink(missing_ok=True)
+    try:
+        proc = subprocess.run(cmd, cwd=str(REPO), capture_output=True, text=True, timeout=seconds + 600, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": "end-to-end driver timed out"}
+    if out.is_file():
+        return json.loads(out.read_text())
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-10:])
+    return {"error": f"end-to-end driver exited {proc.returncode} without a result: {tail}"}
+
+
+def _summary(result: dict) -> dict:
+    stages = {(j["name"], j["job"]["threads"]): j for j in result["stages"] if "error" not in j}
+    default = next((j for (name, t), j in stages.items() if name.startswith("default") and t == 1), None)
+    s: dict = {}
+    four = default["by_faces"].get("4") if default else None
+    s["fps_4faces_1core"] = four["fps_p50"] if four else None
+    s["frame_ms_4faces_1core_p50"] = four["stages"]["frame"]["p50"] if four else None
+    arriaga = result["comparison"].get("arriaga", {})
+    fer = result["comparison"].get("fer", {})
+    s["speedup_vs_arriaga"] = arriaga.get("speedup")
+    s["speedup_vs_fer"] = fer.get("speedup")
+    s["recall_ours"] = arriaga.get("recall_ours")
+    s["recall_arriaga"] = arriaga.get("recall_other")
+    s["recall_fer"] = fer.get("recall_other")
+    s["recall_ours_on_fer_frames"] = fer.get("recall_ours")
+    if result.get("fer", {}).get("error"):
+        s["fer_error"] = result["fer"]["error"]
+    e2e = result.get("e2e", {})
+    node = e2e.get("node", {})
+    s["node_overhead_ms"] = (node.get("overhead") or {}).get("p50")
+    s["node_overhead_ms_p95"] = (node.get("overhead") or {}).get("p95")
+    s["e2e_latency_ms_p50"] = (e2e.get("closed_loop", {}).get("latency_ms") or {}).get("p50")
+    s["e2e_latency_ms_p95"] = (e2e.get("closed_loop", {}).get("latency_ms") or {}).get("p95")
+    s["e2e_fps_closed_loop"] = e2e.get("closed_loop", {}).get("fps")
+    s["stream_answered_fps"] = e2e.get("stream", {}).get("answered_fps")
+    s["stream_seconds"] = e2e.get("stream", {}).get("seconds")
+    s["node_peak_rss_mb_after_warmup"] = e2e.get("memory_after_warmup", {}).get("peak_rss_mb")
+    s["node_peak_rss_mb_after_stream"] = e2e.get("memory_after_stream", {}).get("peak_rss_mb")
+    s["node_rss_slope_mb_per_min"] = e2e.get("stream", {}).get("rss_slope_mb_per_min_second_half")
+    if e2e.get("error"):
+        s["e2e_error"] = e2e["error"]
+    return s
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode_name = "tiny" if args.tiny else "quick" if args.quick else "full"
+    mode = MODES[mode_name]
+    out_dir = args.out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = args.json or out_dir / "bench.json"
+    started = time.time()
+    result: dict = {"mode": mode_name, "environment": report.environment(), "faces": face_crops(args.faces)[0],
+                    "stages": [], "comparison": {}}
+    jobs = _stage_jobs(args, mode)
+    for job in tqdm(jobs, desc="per-stage timing", unit="config"):
+        result["stages"].append(run_job(job))
+    arriaga = next(j for j in result["stages"] if j["name"] == "arriaga")
+    default = next(j for j in result["stages"] if j["name"].startswith("default") and j["job"]["threads"] == 1)
+    if "error" not in arriaga and "error" not in default:
+        result["comparison"]["arriaga"] = report.comparison(default, arriaga)
+
+    if args.skip_fer:
+        result["fer"] = {"error": "skipped (--skip-fer)"}
+    else:
+        venv = args.fer_venv or default_venv()
+        if args.setup_fer:
+            setup_venv(venv, out_dir / "fer_baseline_setup.log")
+        counts = [str(c) for c in default["by_faces"]] if "error" not in default else []
+        frames_by_count = {c: make_frames(int(c), mode[3], seed=args.seed, faces=args.faces) for c in counts
+                           if c in report.COMPARISON_COUNTS}
+        frames = [f.bgr for fs in frames_by_count.values() for f in fs]
+        with tqdm(total=1, desc="fer package baseline (separate venv)") as bar:
+            fer = run_fer(frames, out_dir, venv, threads=1, cpus=(0,), repeats=1 if args.tiny else 2,
+                          warmup=1 if args.tiny else 3) if frames else {"error": "no frames"}
+            bar.update()
+        result["fer"] = {k: v for k, v in fer.items() if k not in ("boxes",)}
+        if "error" not in fer:
+            fer_stage = report.fer_as_stage_result(fer, frames_by_count)
+            result["comparison"]["fer"] = report.comparison(default, fer_stage, n_frames=mode[3])
+
+    if args.skip_ros:
+        result["e2e"] = {"error": "skipped (--skip-ros)"}
+    else:
+        with tqdm(total=1, desc="end to end through ROS") as bar:
+            result["e2e"] = _run_e2e(args, mode, out_dir)
+            bar.update()
+    result["environment"]["loadavg_end"] = list(os.getloadavg())
+    result["environment"]["seconds"] = time.time() - started
+    result["summary"] = _summary(result)
+    result.update({k: result["summary"].get(k) for k in ("fps_4faces_1core", "speedup_vs_arriaga", "speedup_vs_fer",
+                                                           "recall_ours", "recall_arriaga", "node_overhead_ms")})
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=1, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__")
+                                    else str(o)))
+    table = report.markdown(result)
+    (out_dir / "bench_tables.md").write_text(table)
+    try:
+        report.plot(result, out_dir / "bench.png")
+    except Exception as exc:  # noqa: BLE001 - a plotting problem must not lose the measurements
+        print(f"plot failed: {exc}", file=sys.stderr)
+    if args.update_md:
+        report.update_markdown_file(args.update_md, table)
+    print(json.dumps({k: result[k] for k in ("fps_4faces_1core", "speedup_vs_arriaga", "speedup_vs_fer",
+                                             "recall_ours", "recall_arriaga", "node_overhead_ms")}, indent=1))
+    print(f"wrote {json_path}, {out_dir / 'bench.png'}, {out_dir / 'bench_tables.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
