@@ -93,6 +93,8 @@ class CameraSource(Node):
         self._max_frames = declare("max_frames", 0, "stop after this many frames (0 = never)",
                                    integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)])
         loop = declare("loop", True, "start again at the end of a video or folder")
+        self._wait = declare("wait_for_subscriber", False, "publish nothing until a subscriber is matched "
+                             "(finite sources: no frame lost to discovery)")
         if self._encoding not in ("bgr8", "rgb8", "mono8"):
             raise ValueError(f"encoding must be bgr8, rgb8 or mono8, got {self._encoding!r}")
         if reliability not in ("best_effort", "reliable"):
@@ -112,7 +114,7 @@ class CameraSource(Node):
         self.get_logger().info(f"publishing {source!r} at {rate:g} Hz on {topic}")
 
     def _tick(self) -> None:
-        if self.finished:
+        if self.finished or (self._wait and self._pub.get_subscription_count() == 0):
             return
         frame = next(self._frames, None)
         if frame is None or (self._max_frames and self.published >= self._max_frames):

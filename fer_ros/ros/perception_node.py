@@ -17,6 +17,7 @@ import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -97,7 +98,8 @@ class PerceptionNode(Node):
         else:
             self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
 
-        self.create_timer(1.0, self._report_health)
+        # steady clock: health reports go on when use_sim_time is set and /clock is paused or absent
+        self.create_timer(1.0, self._report_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
