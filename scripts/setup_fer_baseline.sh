@@ -56,6 +56,7 @@ fi
 # Smoke check: the exact path the benchmark uses (MTCNN detector + Keras HDF5 emotion model).
 "$VENV/bin/python" - <<'EOF' || fail "fer==25.10.3 installed but FER(mtcnn=True, use_tflite=False) does not run"
 import numpy as np
+import facenet_pytorch, torch  # before tensorflow (fer.fer imports it): the other order segfaults (torch 2.13, TF 2.21)
 from fer.fer import FER  # fer 25.10.3 no longer re-exports FER from fer/__init__.py
 det = FER(mtcnn=True, use_tflite=False)
 print("[fer-baseline] smoke:", det.detect_emotions(np.zeros((120, 160, 3), np.uint8)))

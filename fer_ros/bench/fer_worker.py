@@ -34,8 +34,11 @@ def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     import numpy as np
+    import torch  # before tensorflow: importing torch after tensorflow segfaults (torch 2.13 / TF 2.21)
+
+    # isort: split
+    import facenet_pytorch  # noqa: F401  (fer's MTCNN)
     import tensorflow as tf
-    import torch
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)

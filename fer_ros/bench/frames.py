@@ -132,3 +132,66 @@ def count_matches(truth: list[tuple[float, float, float, float]],
             used_t.add(i)
             used_f.add(j)
     return len(used_t), len(found) - len(used_f)
+
+
+class FaceSequence:
+    """A video-like stream of ``n_faces`` faces drifting over a fixed background.
+
+    Each face bounces inside its own grid cell (faces never overlap); half of them enter later, to
+    measure how soon new faces are found. Frame ``i`` is a pure function of ``i``; ``boxes(i)`` are the
+    faces visible in frame ``i``.
+    """
+
+    def __init__(self, n_faces: int, length: int, seed: int = 0, width: int = 640, height: int = 480,
+                 faces: str = "auto", speed_px: float = 3.0):
+        _, crops = face_crops(faces)
+        rng = np.random.default_rng([seed, n_faces, length, 7])
+        self.width, self.height, self.length = width, height, length
+        self.background = backgrounds(width, height)[int(rng.integers(2))]
+        cols = max(1, int(np.ceil(np.sqrt(n_faces * width / height))))
+        rows = max(1, int(np.ceil(n_faces / cols)))
+        cw, ch = width // cols, height // rows
+        self.tracks = []
+        for j in range(n_faces):
+            cx, cy = (j % cols) * cw, (j // cols) * ch
+            side = int(min(rng.integers(FACE_SIZE_RANGE[0], FACE_SIZE_RANGE[1] + 1), cw - 12, ch - 12))
+            angle = rng.uniform(0, 2 * np.pi)
+            enter = 0 if j < (n_faces + 1) // 2 else int(rng.integers(length // 4, length // 2 + 1))
+            crop = crops[int(rng.integers(len(crops)))]
+            self.tracks.append({"cell": (cx, cy, cw, ch), "side": side, "enter": enter,
+                                "pos0": (rng.uniform(0, cw - side), rng.uniform(0, ch - side)),
+                                "vel": (speed_px * np.cos(angle), speed_px * np.sin(angle)),
+                                "face": cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32),
+                                "alpha": _feather_mask(side)})
+
+    @staticmethod
+    def _bounce(x0: float, v: float, span: float, i: int) -> float:
+        if span <= 0:
+            return 0.0
+        p = (x0 + v * i) % (2 * span)
+        return p if p <= span else 2 * span - p
+
+    def boxes(self, i: int) -> list[tuple[float, float, float, float]]:
+        out = []
+        for t in self.tracks:
+            if i < t["enter"]:
+                continue
+            cx, cy, cw, ch = t["cell"]
+            s = t["side"]
+            x = cx + self._bounce(t["pos0"][0], t["vel"][0], cw - s, i)
+            y = cy + self._bounce(t["pos0"][1], t["vel"][1], ch - s, i)
+            out.append((float(round(x)), float(round(y)), float(s), float(s)))
+        return out
+
+    def entered(self, i: int) -> list[int]:
+        """Indices (into ``boxes(i)`` order of all tracks) of faces that enter at frame ``i``."""
+        return [j for j, t in enumerate(self.tracks) if t["enter"] == i]
+
+    def frame(self, i: int) -> BenchFrame:
+        canvas = self.background.astype(np.float32)
+        visible = [t for t in self.tracks if i >= t["enter"]]
+        boxes = self.boxes(i)
+        for t, (x, y, s, _) in zip(visible, boxes, strict=True):
+            x, y, s = int(x), int(y), int(s)
+            canvas[y:y + s, x:x + s] = t["alpha"] * t["face"] + (1.0 - t["alpha"]) * canvas[y:y + s, x:x + s]
+        return BenchFrame(bgr=np.clip(canvas + 0.5, 0, 255).astype(np.uint8), boxes=boxes)

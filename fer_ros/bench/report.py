@@ -140,6 +140,20 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {name} | {c['frames']} | {_f(c['ours_ms_mean'])} | {_f(c['other_ms_mean'])} | "
                              f"{_f(c['speedup'], 2)}x | {_f(c['recall_ours'], 3)} | {_f(c['recall_other'], 3)} | "
                              f"{c['false_pos_ours']} | {c['false_pos_other']} |")
+    levers = result.get("stream_levers") or []
+    if levers:
+        lines += ["", "### Lever: full detection every k-th frame, tracked faces re-found locally in between "
+                  "(moving-face stream, 4 faces, half of them entering later; one core, one thread)", "",
+                  "| detector | k | frame ms p50 / p95 | mean fps | recall per frame | false pos | "
+                  "new-face delay (frames) |", "|---|---|---|---|---|---|---|"]
+        for r in levers:
+            name = r["config"].get("detector", "default")
+            if "error" in r:
+                lines.append(f"| {name} | {r['every']} | error: {r['error']} | | | | |")
+                continue
+            fm = r["frame_ms"]
+            lines.append(f"| {name} | {r['every']} | {_f(fm['p50'], 2)} / {_f(fm['p95'], 2)} | {_f(r['fps_mean'])} | "
+                         f"{_f(r['recall'], 3)} | {r['false_positives']} | {r['new_face_delay_frames']} |")
     e2e = result.get("e2e", {})
     if e2e and "error" not in e2e:
         node = e2e.get("node", {})

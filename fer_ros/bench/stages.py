@@ -110,11 +110,19 @@ def _measure(job: StageJob) -> dict:
     return out
 
 
-def run_job(job: StageJob, timeout_s: float = 1800.0) -> dict:
-    """Measure ``job`` in a fresh spawned process; a failure is returned as {"name", "error"}."""
+def run_isolated(fn, args: tuple, timeout_s: float = 1800.0) -> dict:
+    """``fn(*args)`` in a fresh spawned process (own thread pools, own CPU affinity); errors as {"error"}."""
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
         try:
-            return pool.apply_async(_measure, (job,)).get(timeout_s)
+            return pool.apply_async(fn, args).get(timeout_s)
         except Exception as exc:  # noqa: BLE001 - one broken configuration must not end the benchmark
-            return {"name": job.name, "job": asdict(job), "error": f"{type(exc).__name__}: {exc}"}
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_job(job: StageJob, timeout_s: float = 1800.0) -> dict:
+    """Measure ``job`` in a fresh spawned process; a failure is returned as {"name", "job", "error"}."""
+    result = run_isolated(_measure, (job,), timeout_s)
+    if "error" in result:
+        result.update(name=job.name, job=asdict(job))
+    return result

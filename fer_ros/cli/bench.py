@@ -26,16 +26,18 @@ from tqdm import tqdm
 from fer_ros.bench import report
 from fer_ros.bench.fer_baseline import default_venv, run_fer, setup_venv
 from fer_ros.bench.frames import face_crops, make_frames
-from fer_ros.bench.stages import StageJob, run_job
+from fer_ros.bench.keyframe import measure_stream
+from fer_ros.bench.stages import StageJob, run_isolated, run_job
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_YUNET = REPO.parent / "shared" / "models" / "face_detection_yunet.onnx"
 
-# name -> (frames per face count, repeats, warm-up, fer frames per count, ROS closed-loop frames, stream seconds)
+# name -> (frames per face count, repeats, warm-up, fer frames per count, ROS closed-loop frames, stream seconds,
+#          frames of the moving-face sequence for the keyframe lever)
 MODES = {
-    "tiny": (1, 1, 1, 1, 3, 3.0),
-    "quick": (6, 3, 3, 2, 100, 60.0),
-    "full": (20, 5, 5, 6, 300, 600.0),
+    "tiny": (1, 1, 1, 1, 3, 3.0, 6),
+    "quick": (6, 3, 3, 2, 100, 60.0, 90),
+    "full": (20, 5, 5, 6, 300, 600.0, 240),
 }
 
 
@@ -161,6 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     default = next(j for j in result["stages"] if j["name"].startswith("default") and j["job"]["threads"] == 1)
     if "error" not in arriaga and "error" not in default:
         result["comparison"]["arriaga"] = report.comparison(default, arriaga)
+
+    result["stream_levers"] = []
+    if not args.tiny:
+        mtcnn = {"detector": "mtcnn"}
+        configs = [({}, 1), ({}, 5), (mtcnn, 1), (mtcnn, 5), (mtcnn, 10)]
+        if args.yunet_model and "yunet" in args.detectors:
+            configs.append(({"detector": "yunet", "detector_model": args.yunet_model}, 1))
+        for cfg, every in tqdm(configs, desc="keyframe lever on a moving-face stream", unit="config"):
+            r = run_isolated(measure_stream, (cfg, every, 4, mode[6], args.seed, args.faces))
+            result["stream_levers"].append({"config": cfg, "every": every, **r})
 
     if args.skip_fer:
         result["fer"] = {"error": "skipped (--skip-fer)"}
