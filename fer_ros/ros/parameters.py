@@ -38,6 +38,7 @@ class ParamSpec:
     step: float = 0.0  # integer ranges: 1 (0 means any value in range for floats)
     choices: tuple[str, ...] = ()  # allowed strings
     read_only: bool = False  # fixed at start (topics, QoS)
+    document_choices: bool = True  # False where the choices come from a core registry that may grow
 
     @property
     def target_field(self) -> str:
@@ -75,10 +76,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
           low=1, high=256, step=1),
     _pipe("emotion_model", "emotion model: registry name or .onnx path"),
     _pipe("gender_model", "gender model: registry name or .onnx path; empty disables gender"),
-    _pipe("emotion_crop", "crop policy for the emotion model; empty = the model's own",
-          choices=("", *CROP_POLICIES)),
-    _pipe("gender_crop", "crop policy for the gender model; empty = the model's own",
-          choices=("", *CROP_POLICIES)),
+    _pipe("emotion_crop", "crop policy for the emotion model (a name from CROP_POLICIES in "
+          "fer_ros/core/face_crop.py); empty = the model's own", choices=("", *CROP_POLICIES),
+          document_choices=False),
+    _pipe("gender_crop", "crop policy for the gender model (a name from CROP_POLICIES in "
+          "fer_ros/core/face_crop.py); empty = the model's own", choices=("", *CROP_POLICIES),
+          document_choices=False),
     _pipe("num_threads", "onnxruntime intra-op threads per model", low=1, high=64, step=1),
     # --- tracking and smoothing ---
     _track("tracking", "enabled", "assign stable track ids to faces across frames"),
@@ -205,7 +208,7 @@ def render_yaml() -> str:
         if spec.name in _YAML_SECTIONS:
             lines += ["", f"    # --- {_YAML_SECTIONS[spec.name]} ---"]
         text = spec.description
-        if spec.choices:
+        if spec.choices and spec.document_choices:
             text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
         if spec.low is not None:
             number = int if isinstance(spec.default, int) else float
