@@ -50,6 +50,16 @@ def _kill_leftovers() -> None:
 atexit.register(_kill_leftovers)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL if the test process dies without cleaning up (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def ros_env(domain_id: int) -> dict[str, str]:
     """The full environment of this process (the ROS wheels need LD_LIBRARY_PATH) plus DDS settings."""
     env = dict(os.environ)
@@ -76,7 +86,7 @@ class NodeProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, env=ros_env(domain_id), stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=str(REPO))
+                                     cwd=str(REPO), preexec_fn=_die_with_parent)
         _RUNNING.append(self.proc)
 
     @property
