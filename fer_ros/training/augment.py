@@ -56,7 +56,7 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
         x = ((x - mean) * c + mean + b).clamp_(0.0, 1.0)
 
     if cfg.erase_prob > 0:
-        for i in torch.flatnonzero(torch.rand(n, generator=generator) < cfg.erase_prob).tolist():
+        for i in torch.nonzero(torch.rand(n, generator=generator) < cfg.erase_prob).flatten().tolist():
             eh = int(h * (0.2 + 0.3 * torch.rand(1, generator=generator).item()))
             ew = int(w * (0.2 + 0.3 * torch.rand(1, generator=generator).item()))
             y0 = int(torch.randint(0, h - eh + 1, (1,), generator=generator))
