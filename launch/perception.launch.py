@@ -9,13 +9,12 @@ arrive between processes) is set for every process this file starts, unless dds_
 the camera driver started elsewhere needs the same FASTDDS_DEFAULT_PROFILES_FILE.
 """
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 
 def generate_launch_description():
