@@ -22,18 +22,24 @@ from fer_ros.core.config import PipelineConfig
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import Detection, FrameResult
 
-REFINE_MARGIN = 0.5  # search region = last box grown by this fraction of its size on each side
+REFINE_MARGIN = 0.5  # Haar: search region = last box grown by this fraction of its size on each side
+ONET_GROW = 1.0  # MTCNN: O-Net sees the last box's square grown by this factor (1.15 and 1.3 measured: no gain)
 
 
 class KeyframePipeline:
     """Full detection every ``every`` frames, local re-detection of tracked faces in between."""
 
-    def __init__(self, config: PipelineConfig, every: int = 5):
+    def __init__(self, config: PipelineConfig, every: int = 5, gender_per_track: bool = False,
+                 detector_attrs: dict | None = None):
         self.pipeline = Pipeline(config)
         self.every = max(int(every), 1)
+        self.gender_per_track = gender_per_track
         self.index = 0
         self.tracked: list[Detection] = []
+        self.genders: list[tuple[str, float]] = []  # cached gender of each tracked face
         base = self.pipeline.detector.detector
+        for name, value in (detector_attrs or {}).items():  # bench-side detector settings (see BENCHMARKS.md)
+            setattr(base, name, tuple(value) if isinstance(value, list) else value)
         self.kind = config.detector
         self._base = base
 
@@ -70,7 +76,7 @@ class KeyframePipeline:
             return []
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         boxes = np.array([[x, y, x + w, y + h, d.score] for d in self.tracked for x, y, w, h in [d.box]])
-        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * ONET_GROW
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         sq = np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, boxes[:, 4]], axis=1)
         found, landmarks = self._base._stage3(rgb, sq)
@@ -87,16 +93,50 @@ class KeyframePipeline:
             detections = self._refine_mtcnn(bgr) if self.kind == "mtcnn" else self._refine_haar(bgr)
             stage = "refine"
         self.index += 1
-        self.tracked = detections
         timings = {stage: (time.perf_counter() - t0) * 1e3}
-        faces = self.pipeline.classify(bgr, detections, timings)
+        if self.gender_per_track and self.pipeline.gender is not None:
+            faces = self._classify_gender_per_track(bgr, detections, timings)
+        else:
+            faces = self.pipeline.classify(bgr, detections, timings)
+        self.tracked = detections
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(width=bgr.shape[1], height=bgr.shape[0], faces=faces,
                            emotion_labels=self.pipeline.emotion_labels, timings_ms=timings)
 
 
+    def _classify_gender_per_track(self, bgr: np.ndarray, detections: list[Detection], timings: dict) -> list:
+        """Emotion for every face; gender only for faces not matched to a tracked face (kept per track)."""
+        from fer_ros.bench.frames import iou
+        from fer_ros.core.face_crop import crop_chips
+
+        previous = {}
+        for i, d in enumerate(detections):
+            best = max(range(len(self.tracked)), key=lambda j: iou(d.box, self.tracked[j].box), default=None)
+            if best is not None and iou(d.box, self.tracked[best].box) >= 0.3 and best < len(self.genders):
+                previous[i] = self.genders[best]
+        gender, self.pipeline.gender = self.pipeline.gender, None
+        try:
+            faces = self.pipeline.classify(bgr, detections, timings)
+        finally:
+            self.pipeline.gender = gender
+        t0 = time.perf_counter()
+        new = [i for i in range(len(detections)) if i not in previous]
+        if new:
+            chips = crop_chips(bgr, [detections[i] for i in new], self.pipeline.gender_policy, gender.input_size)
+            probs = gender.predict(chips)
+            for i, p in zip(new, probs, strict=True):
+                g = int(np.argmax(p))
+                previous[i] = (gender.labels[g], float(p[g]))
+        for i, face in enumerate(faces):
+            face.gender, face.gender_confidence = previous[i]
+        self.genders = [previous[i] for i in range(len(detections))]
+        timings["gender"] = (time.perf_counter() - t0) * 1e3
+        return faces
+
+
 def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150, seed: int = 0,
-                   faces: str = "auto", threads: int = 1, cpus: tuple[int, ...] = (0,)) -> dict:
+                   faces: str = "auto", threads: int = 1, cpus: tuple[int, ...] = (0,),
+                   gender_per_track: bool = False, detector_attrs: dict | None = None) -> dict:
     """Per-frame time, per-frame recall and new-face delay of a (keyframe) pipeline on a FaceSequence."""
     from fer_ros.bench.frames import FaceSequence, count_matches, iou
     from fer_ros.bench.stats import pin_to_cpus, summarize
@@ -106,7 +146,8 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
     cv2.setNumThreads(threads)
     seq = FaceSequence(n_faces, length, seed=seed, faces=faces)
     frames = [seq.frame(i) for i in range(length)]
-    runner = KeyframePipeline(PipelineConfig(**{**config, "num_threads": threads}), every)
+    runner = KeyframePipeline(PipelineConfig(**{**config, "num_threads": threads}), every, gender_per_track,
+                              detector_attrs)
     tracker = Tracker()
     for f in frames[:every]:  # warm-up on the first frames, then start the stream over
         runner.process(f.bgr)
@@ -126,7 +167,8 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
             if j not in first_seen and any(iou(box, b) >= 0.4 for b in boxes):
                 first_seen[j] = i - seq.tracks[j]["enter"]
     delays = [first_seen.get(j, length - t["enter"]) for j, t in enumerate(seq.tracks)]
-    return {"config": config, "every": every, "n_faces": n_faces, "frames": length, "frame_ms": summarize(times),
+    return {"config": config, "every": every, "gender_per_track": gender_per_track,
+            "detector_attrs": detector_attrs or {}, "n_faces": n_faces, "frames": length, "frame_ms": summarize(times),
             "fps_mean": 1e3 / float(np.mean(times)), "recall": found / truth if truth else None,
             "false_positives": false_pos, "new_face_delay_frames": delays,
             "never_found": sum(1 for j in range(len(seq.tracks)) if j not in first_seen)}

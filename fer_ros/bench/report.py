@@ -113,6 +113,16 @@ def markdown(result: dict) -> str:
         v = s.get(key)
         text = _f(v, 3 if "recall" in key or "overhead" in key else 1) if isinstance(v, float | None) else v
         lines.append(f"| `{key}` | {text} | {goal} |")
+    best = s.get("best_speedup_vs_arriaga_at_recall_parity")
+    if best:
+        lines += ["", f"Best speedup over Arriaga at equal or better recall, per frame: **{best['speedup']:.2f}x** "
+                  f"(`{best['config']}`, recall {best['recall']:.3f})."]
+    lever = s.get("best_stream_lever")
+    if lever:
+        lines += ["", f"Fastest stream configuration with per-frame recall >= 0.9: **{lever['fps_mean']:.1f} fps** "
+                  f"mean (detector {lever['config'].get('detector', 'default')}, settings "
+                  f"{lever['detector_attrs'] or 'as shipped'}, full detection every {lever['every']} frames, gender "
+                  f"{'once per track' if lever['gender_per_track'] else 'every frame'}; recall {lever['recall']:.3f})."]
     if s.get("fer_error"):
         lines += ["", f"`fer` baseline: {s['fer_error']}"]
     lines += ["", "### Per stage, 640x480 (p50 / p95 ms; `frame` = pipeline + tracking)", ""]
@@ -144,16 +154,28 @@ def markdown(result: dict) -> str:
     if levers:
         lines += ["", "### Lever: full detection every k-th frame, tracked faces re-found locally in between "
                   "(moving-face stream, 4 faces, half of them entering later; one core, one thread)", "",
-                  "| detector | k | frame ms p50 / p95 | mean fps | recall per frame | false pos | "
-                  "new-face delay (frames) |", "|---|---|---|---|---|---|---|"]
+                  "| detector | settings | k | gender | frame ms p50 / p95 | mean fps | recall per frame | false pos | "
+                  "new-face delay (frames) |", "|---|---|---|---|---|---|---|---|---|"]
         for r in levers:
             name = r["config"].get("detector", "default")
+            name += f" | {r.get('detector_attrs') or 'as shipped'}"
             if "error" in r:
-                lines.append(f"| {name} | {r['every']} | error: {r['error']} | | | | |")
+                lines.append(f"| {name} | {r['every']} | | error: {r['error']} | | | | |")
                 continue
             fm = r["frame_ms"]
-            lines.append(f"| {name} | {r['every']} | {_f(fm['p50'], 2)} / {_f(fm['p95'], 2)} | {_f(r['fps_mean'])} | "
+            per_track = "per track" if r.get("gender_per_track") else "every frame"
+            lines.append(f"| {name} | {r['every']} | {per_track} | {_f(fm['p50'], 2)} / {_f(fm['p95'], 2)} | "
+                         f"{_f(r['fps_mean'])} | "
                          f"{_f(r['recall'], 3)} | {r['false_positives']} | {r['new_face_delay_frames']} |")
+    others = result.get("comparison_other_configs") or {}
+    if others:
+        lines += ["", "Other fer_ros configurations against Arriaga on the same frames (1 core, 1 thread):", "",
+                  "| fer_ros config | fer_ros ms | Arriaga ms | speedup | recall fer_ros | recall Arriaga |",
+                  "|---|---|---|---|---|---|"]
+        for name, c in others.items():
+            if c:
+                lines.append(f"| {name} | {_f(c['ours_ms_mean'])} | {_f(c['other_ms_mean'])} | "
+                             f"{_f(c['speedup'], 2)}x | {_f(c['recall_ours'], 3)} | {_f(c['recall_other'], 3)} |")
     e2e = result.get("e2e", {})
     if e2e and "error" not in e2e:
         node = e2e.get("node", {})

@@ -33,6 +33,7 @@ class StageJob:
     warmup: int = 3  # frames processed before timing
     seed: int = 0
     faces: str = "auto"  # face source for fer_ros.bench.frames
+    detector_attrs: dict = field(default_factory=dict)  # bench-side detector settings, e.g. {"min_neighbors": 3}
 
 
 def _measure(job: StageJob) -> dict:
@@ -55,6 +56,8 @@ def _measure(job: StageJob) -> dict:
         from fer_ros.core.tracking import Tracker
 
         pipeline = Pipeline(PipelineConfig(**{**job.pipeline, "num_threads": job.threads}))
+        for name, value in job.detector_attrs.items():  # settings PipelineConfig does not expose (yet)
+            setattr(pipeline.detector.detector, name, tuple(value) if isinstance(value, list) else value)
         tracker, runner = Tracker(), None
     out: dict = {"name": job.name, "job": asdict(job), "cpus": sorted(cpus), "by_faces": {}}
     for n_faces in job.face_counts:

@@ -70,6 +70,11 @@ def test_tiny_run_writes_documented_keys(tmp_path):
     for stage in ("decode", "convert", "detect", "align", "gender", "emotion", "tracking", "drawing", "frame"):
         assert stages[stage]["n"] >= 1 and stages[stage]["p50"] >= 0.0
     assert result["environment"]["machine"] and result["environment"]["date_utc"]
+    lever = result["stream_levers"][0]
+    assert "error" not in lever, lever.get("error")
+    assert lever["every"] == 2 and lever["gender_per_track"] and 0.0 <= lever["recall"] <= 1.0
+    assert lever["frame_ms"]["n"] == 6 and len(lever["new_face_delay_frames"]) == 4
+    assert "haar-tuned" in result["comparison_other_configs"]
 
 
 def test_tiny_run_through_ros_measures_node_overhead(tmp_path):
