@@ -121,9 +121,11 @@ MODELS: dict[str, ModelSpec] = {
                   sha256="07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
                   colour="rgb", provenance=_mtcnn_provenance("pnet")),
         ModelSpec(name="mtcnn-rnet", kind="detector", file="mtcnn_rnet.onnx",
-                  sha256="de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004", colour="rgb", provenance=_mtcnn_provenance("rnet")),
+                  sha256="de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004",
+                  colour="rgb", provenance=_mtcnn_provenance("rnet")),
         ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
-                  sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52", colour="rgb", provenance=_mtcnn_provenance("onet")),
+                  sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
+                  colour="rgb", provenance=_mtcnn_provenance("onet")),
     )
 }
 

@@ -40,3 +40,30 @@ class FrameResult:
     faces: list[Face] = field(default_factory=list)
     emotion_labels: tuple[str, ...] = EMOTION_LABELS
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
+
+
+def face_to_dict(face: Face, emotion_labels: tuple[str, ...] = EMOTION_LABELS) -> dict:
+    """JSON-ready dict of one face (the format of fer-ros-infer's JSON lines)."""
+    det = face.detection
+    return {
+        "track_id": face.track_id,
+        "box": [round(float(v), 2) for v in det.box],
+        "score": round(float(det.score), 4),
+        "landmarks": None if det.landmarks is None else np.round(det.landmarks, 2).tolist(),
+        "emotion": face.emotion,
+        "emotion_confidence": round(float(face.emotion_confidence), 4),
+        "emotion_scores": {k: round(float(v), 4)
+                           for k, v in zip(emotion_labels, face.emotion_scores, strict=True)},
+        "gender": face.gender,
+        "gender_confidence": round(float(face.gender_confidence), 4),
+    }
+
+
+def frame_to_dict(result: FrameResult) -> dict:
+    """JSON-ready dict of one frame: width, height, timings_ms, faces (see face_to_dict)."""
+    return {
+        "width": result.width,
+        "height": result.height,
+        "timings_ms": {k: round(float(v), 3) for k, v in result.timings_ms.items()},
+        "faces": [face_to_dict(f, result.emotion_labels) for f in result.faces],
+    }

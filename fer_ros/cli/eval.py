@@ -1,0 +1,203 @@
+"""fer-ros-eval: accuracy of the emotion or gender stage on a labelled image folder.
+
+    fer-ros-eval DATASET --task emotion|gender --mode crops|photos --json OUT.json [--png OUT.png]
+
+DATASET is ``<class>/<image>`` (emotion classes angry, disgust, fear, happy, sad, surprise, neutral;
+gender classes female, male; other folders are ignored). ``crops`` feeds every image as a face crop;
+``photos`` runs the detector first and classifies the largest face (no face found = wrong).
+
+JSON keys: ``n`` (images), ``accuracy``, ``macro_recall``, ``per_class`` ({label: {n, recall,
+precision}}), ``confusion`` (rows = true label, columns = predicted, in ``labels`` order; photos
+without a face are not in it), ``labels``, ``faces_found`` (images with at least one face), plus the
+settings used (``task``, ``mode``, ``model``, ``detector``, ``crop``, ``dataset``). A confusion-matrix
+PNG is written next to the JSON (or to ``--png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
+from fer_ros.core.config import PipelineConfig
+from fer_ros.core.detectors import create_detector
+from fer_ros.core.face_crop import crop_chip, get_policy
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:
+    items = []
+    for index, label in enumerate(labels):
+        folder = root / label
+        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        items += [(p, index) for p in (files[:limit] if limit else files)]
+    if not items:
+        raise SystemExit(f"error: no images under {root}/<{'|'.join(labels)}>/")
+    return items
+
+
+def metrics(true: np.ndarray, pred: np.ndarray, labels: tuple[str, ...]) -> dict:
+    """Pred = -1 means no face found (counts as wrong, left out of the confusion matrix)."""
+    k = len(labels)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    found = pred >= 0
+    np.add.at(confusion, (true[found], pred[found]), 1)
+    per_class = {}
+    recalls = []
+    for i, label in enumerate(labels):
+        n_i = int((true == i).sum())
+        recall = float(((true == i) & (pred == i)).sum() / n_i) if n_i else float("nan")
+        predicted = int((pred == i).sum())
+        precision = float(confusion[i, i] / predicted) if predicted else float("nan")
+        per_class[label] = {"n": n_i, "recall": recall, "precision": precision}
+        if n_i:
+            recalls.append(recall)
+    return {
+        "n": len(true), "accuracy": float((true == pred).mean()), "macro_recall": float(np.mean(recalls)),
+        "per_class": per_class, "confusion": confusion.tolist(), "labels": list(labels),
+        "faces_found": int(found.sum()),
+    }
+
+
+def save_confusion_png(result: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conf = np.asarray(result["confusion"], dtype=np.float64)
+    norm = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
+    labels = result["labels"]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.8 * len(labels)))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(conf[i, j])}\n{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}\naccuracy {result['accuracy']:.3f}, n={result['n']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def paste_on_canvas(image: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """Centre ``image`` on a mid-gray canvas (width, height), shrinking it if it does not fit."""
+    cw, ch = canvas
+    h, w = image.shape[:2]
+    if w > cw or h > ch:
+        s = min(cw / w, ch / h)
+        image = cv2.resize(image, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+        h, w = image.shape[:2]
+    out = np.full((ch, cw, 3), 128, np.uint8)
+    y, x = (ch - h) // 2, (cw - w) // 2
+    out[y:y + h, x:x + w] = image
+    return out
+
+
+def largest(detections):
+    return max(detections, key=lambda d: d.box[2] * d.box[3]) if detections else None
+
+
+def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str = "haar",
+             detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20, crop: str = "",
+             canvas: tuple[int, int] | None = None, upscale: float = 1.0, limit: int = 0, num_threads: int = 1,
+             batch: int = 128, progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    cls: type[FaceClassifier] = EmotionClassifier if task == "emotion" else GenderClassifier
+    default = PipelineConfig()
+    clf = cls.from_model(model or (default.emotion_model if task == "emotion" else default.gender_model),
+                         num_threads)
+    items = list_dataset(dataset, tuple(clf.labels), limit)
+    true = np.array([label for _, label in items])
+    pred = np.full(len(items), -1)
+    det = None
+    if mode == "photos":
+        det = create_detector(PipelineConfig(detector=detector, detector_model=detector_model,
+                                             detection_scale=detection_scale, min_face_size=min_face_size,
+                                             max_faces=100, num_threads=num_threads))
+    policy = get_policy(crop or clf.spec.face_crop)
+    bar = tqdm(total=len(items), desc=f"{task}/{mode}", unit="img", disable=not progress, file=sys.stderr)
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        chips, where = [], []
+        for offset, (path, _) in enumerate(chunk):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SystemExit(f"error: cannot read image {path}")
+            if det is None:
+                chips.append(image)
+                where.append(start + offset)
+            else:
+                if upscale != 1.0:
+                    image = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+                if canvas:
+                    image = paste_on_canvas(image, canvas)
+                face = largest(det.detect(image))
+                if face is not None:
+                    chips.append(crop_chip(image, face, policy, tuple(clf.input_size)))
+                    where.append(start + offset)
+        if chips:
+            pred[where] = clf.predict(chips).argmax(axis=1)
+        bar.update(len(chunk))
+    bar.close()
+    result = metrics(true, pred, tuple(clf.labels))
+    result.update(task=task, mode=mode, model=clf.spec.name, dataset=str(dataset),
+                  detector=detector if mode == "photos" else "",
+                  detection_scale=detection_scale if mode == "photos" else 1.0,
+                  crop=policy.name if mode == "photos" else "whole image",
+                  canvas=f"{canvas[0]}x{canvas[1]}" if canvas and mode == "photos" else "",
+                  upscale=upscale if mode == "photos" else 1.0)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fer-ros-eval", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--task", choices=("emotion", "gender"), required=True)
+    parser.add_argument("--mode", choices=("crops", "photos"), default="crops")
+    parser.add_argument("--json", type=Path, required=True, help="write the metrics here")
+    parser.add_argument("--png", type=Path, default=None, help="confusion matrix (default: JSON path .png)")
+    parser.add_argument("--model", default="", help="registry name or .onnx path (default: the task's default)")
+    parser.add_argument("--detector", default="haar", choices=("haar", "mtcnn", "yunet"))
+    parser.add_argument("--detector-model", default="", help="YuNet .onnx path")
+    parser.add_argument("--detection-scale", type=float, default=1.0)
+    parser.add_argument("--min-face-size", type=int, default=20)
+    parser.add_argument("--crop", default="", help="crop policy (photos mode; default: the model's)")
+    parser.add_argument("--canvas", default="", help="photos mode: paste each image centred on a WxH gray "
+                        "canvas first (e.g. 640x480), to test detection on crops that fill the image")
+    parser.add_argument("--upscale", type=float, default=1.0, help="photos mode: resize each image by this "
+                        "factor (bicubic) before detection, e.g. 4 for 48x48 FER-2013 images")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many images per class")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if not args.dataset.is_dir():
+        parser.error(f"dataset folder {args.dataset} does not exist")
+    canvas = tuple(int(v) for v in args.canvas.lower().split("x")) if args.canvas else None
+    result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
+                      args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale, args.limit,
+                      args.threads,
+                      progress=not args.quiet)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    png = args.png or args.json.with_suffix(".png")
+    save_confusion_png(result, png, f"{args.task} / {args.mode}: {result['model']}")
+    print(f"{args.task} {args.mode}: n={result['n']} accuracy={result['accuracy']:.4f} "
+          f"macro_recall={result['macro_recall']:.4f} faces_found={result['faces_found']} -> {args.json}, {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
