@@ -2,7 +2,8 @@
 
 A :class:`CropPolicy` says how to cut a face chip out of the frame:
 
-* ``tight``: the detector box as is (square detectors give square chips);
+* ``tight``: the detector box as is (square detectors give square chips); ``square``: the box made
+  square around its centre (MTCNN / YuNet boxes are taller than wide, Haar's are square);
 * ``margin``-based: the box grown by a fraction of its size on each side;
 * ``arriaga``: the box grown by absolute pixel offsets (Arriaga et al.'s emotion offsets (20, 40));
 * ``align``: when the detection has 5 landmarks, a similarity transform maps them onto dlib's mean face
@@ -57,12 +58,14 @@ class CropPolicy:
     align: bool = False  # use the 5 landmarks when present
     padding: float = 0.2  # dlib chip padding for aligned chips
     shift_y: float = 0.0  # move the box down by this fraction of its height (box rule only)
+    square: bool = False  # first make the box square (side = max(w, h), same centre), like Haar boxes
 
 
 CROP_POLICIES: dict[str, CropPolicy] = {
     p.name: p
     for p in (
         CropPolicy("tight"),
+        CropPolicy("square", square=True),
         CropPolicy("arriaga", offsets_px=(20, 40)),
         CropPolicy("margin-10", margin=(0.1, 0.1)),
         CropPolicy("margin-20", margin=(0.2, 0.2)),
@@ -101,6 +104,9 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def box_region(detection: Detection, policy: CropPolicy) -> tuple[float, float, float, float]:
     """(x1, y1, x2, y2) of the box rule of ``policy`` (not clipped)."""
     x, y, w, h = detection.box
+    if policy.square and w != h:
+        side = max(w, h)
+        x, y, w, h = x + (w - side) / 2, y + (h - side) / 2, side, side
     y += policy.shift_y * h
     mx, my = policy.margin[0] * w + policy.offsets_px[0], policy.margin[1] * h + policy.offsets_px[1]
     return x - mx, y - my, x + w + mx, y + h + my

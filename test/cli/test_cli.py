@@ -118,3 +118,19 @@ def test_models_derive_reproduces_every_shipped_file(tmp_path, capsys):
     assert models.main(["derive", "--out", str(tmp_path)]) == 0
     assert models.main(["verify", "--dir", str(tmp_path)]) == 0
     assert "MISMATCH" not in capsys.readouterr().out
+
+
+def test_eval_detection_on_generated_frames(tmp_path):
+    from fer_ros.cli import eval_detection
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    cv2.imwrite(str(faces / "a.png"), astronaut_bgr()[20:250, 110:340])
+    out = tmp_path / "d.json"
+    assert eval_detection.main([str(faces), "--json", str(out), "--frames", "2", "--configs", "mtcnn@1.0",
+                                "--sizes", "200", "--pipeline-configs", "haar@1.0"]) == 0
+    result = json.loads(out.read_text())
+    assert result["results"]["mtcnn@1.0"]["1_faces"]["recall"] == 1.0
+    assert result["results"]["mtcnn@1.0"]["1_faces"]["false_positives"] == 0
+    stages = result["pipeline_stages"]["haar@1.0"]["4_faces"]
+    assert {"detect_ms_mean", "align_ms_mean", "gender_ms_mean", "emotion_ms_mean", "total_ms_mean"} <= set(stages)

@@ -116,3 +116,11 @@ def test_large_downscale_is_antialiased():
 def test_unknown_policy_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown crop policy"):
         get_policy("nope")
+
+
+def test_square_policy_squares_the_box_around_its_centre():
+    det = Detection(box=(100.0, 50.0, 80.0, 100.0), score=1.0)
+    m = chip_transform(det, get_policy("square"), (64, 64), (480, 640, 3))
+    # the square box is x 90..190, y 50..150: its corners map to the chip's pixel edges
+    np.testing.assert_allclose(m @ np.array([90.0 - 0.5, 50.0 - 0.5, 1.0]), [-0.5, -0.5], atol=1e-9)
+    np.testing.assert_allclose(m @ np.array([190.0 - 0.5, 150.0 - 0.5, 1.0]), [63.5, 63.5], atol=1e-9)

@@ -1,0 +1,176 @@
+"""fer-ros-eval-detection: face-detector recall and single-thread time on composited 640x480 frames.
+
+    python -m fer_ros.cli.eval_detection FACES_DIR --json OUT.json [--configs haar@1.0,haar@0.5,...]
+
+Each frame pastes 1 or 4 face crops from FACES_DIR (e.g. ../shared/data/utkface_dev; searched recursively)
+scaled to a crop side drawn from ``--sizes`` onto a non-face background (skimage's coffee / rocket /
+hubble photos). A face counts as found when a detection's centre lies inside a pasted crop and its box
+side is between 0.25 and 1.3 crop sides (one detection per crop). Times are thread CPU time and wall
+time of ``ScaledDetector.detect`` with OpenCV and onnxruntime on one thread.
+Config syntax: ``detector@scale`` or ``haar@scale:scaleFactor:minNeighbors`` or ``yunet@scale`` (needs
+``--yunet``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
+
+
+def backgrounds(size=(640, 480)) -> list[np.ndarray]:
+    import skimage.data
+
+    out = []
+    for name in ("coffee", "rocket", "hubble_deep_field", "immunohistochemistry"):
+        rgb = getattr(skimage.data, name)()
+        out.append(cv2.resize(np.ascontiguousarray(rgb[:, :, ::-1]), size, interpolation=cv2.INTER_AREA))
+    return out
+
+
+def make_frames(face_files: list[Path], n_frames: int, faces_per_frame: int, sizes: tuple[int, ...],
+                seed: int = 0) -> list[tuple[np.ndarray, list[tuple[int, int, int]]]]:
+    """(frame, [(x, y, side) of each pasted crop]) on a 640x480 background, crops do not overlap."""
+    rng = np.random.default_rng(seed)
+    bgs = backgrounds()
+    frames = []
+    for i in range(n_frames):
+        frame = bgs[i % len(bgs)].copy()
+        boxes: list[tuple[int, int, int]] = []
+        while len(boxes) < faces_per_frame:
+            side = int(rng.choice(sizes))
+            if faces_per_frame == 4:  # one per quadrant
+                qx, qy = (len(boxes) % 2) * 320, (len(boxes) // 2) * 240
+                side = min(side, 230)
+                x, y = qx + int(rng.integers(0, 320 - side + 1)), qy + int(rng.integers(0, 240 - side + 1))
+            else:
+                x, y = int(rng.integers(0, 640 - side + 1)), int(rng.integers(0, 480 - side + 1))
+            face = cv2.imread(str(face_files[int(rng.integers(len(face_files)))]), cv2.IMREAD_COLOR)
+            frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+            boxes.append((x, y, side))
+        frames.append((frame, boxes))
+    return frames
+
+
+def matched(detections, boxes) -> int:
+    used, found = set(), 0
+    for x, y, side in boxes:
+        for k, d in enumerate(detections):
+            cx, cy = d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2
+            if k not in used and x <= cx <= x + side and y <= cy <= y + side and \
+                    0.25 * side <= max(d.box[2], d.box[3]) <= 1.3 * side:
+                used.add(k)
+                found += 1
+                break
+    return found
+
+
+def build(config: str, yunet: str) -> ScaledDetector:
+    name, _, rest = config.partition("@")
+    parts = rest.split(":") if rest else ["1.0"]
+    scale = float(parts[0])
+    if name == "haar":
+        sf = float(parts[1]) if len(parts) > 1 else 1.3
+        mn = int(parts[2]) if len(parts) > 2 else 5
+        base = HaarDetector(sf, mn)
+    elif name == "mtcnn":
+        from fer_ros.core.mtcnn import MTCNNDetector
+
+        base = MTCNNDetector()
+    elif name == "yunet":
+        base = YuNetDetector(yunet)
+    else:
+        raise SystemExit(f"error: unknown detector {name!r}")
+    return ScaledDetector(base, scale, min_face_size=48, max_faces=20)
+
+
+def measure(detector: ScaledDetector, frames) -> dict:
+    detector.detect(frames[0][0])  # warm-up
+    cpu, wall, found, total, false_pos = [], [], 0, 0, 0
+    for frame, boxes in frames:
+        c0, w0 = time.thread_time(), time.perf_counter()
+        dets = detector.detect(frame)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        wall.append((time.perf_counter() - w0) * 1e3)
+        hit = matched(dets, boxes)
+        found += hit
+        total += len(boxes)
+        false_pos += len(dets) - hit
+    return {"recall": found / total, "faces": total, "false_positives": false_pos,
+            "cpu_ms_mean": float(np.mean(cpu)), "cpu_ms_p50": float(np.median(cpu)),
+            "wall_ms_mean": float(np.mean(wall)), "wall_ms_p50": float(np.median(wall))}
+
+
+def measure_stages(config: str, yunet: str, frames) -> dict:
+    """Mean per-stage ms (Pipeline.timings_ms) of the whole pipeline, default settings otherwise."""
+    from fer_ros.core.config import PipelineConfig
+    from fer_ros.core.pipeline import Pipeline
+
+    name, _, scale = config.partition("@")
+    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet))
+    pipe.process(frames[0][0])
+    stages: dict[str, list[float]] = {}
+    cpu, faces = [], []
+    for frame, _ in frames:
+        c0 = time.thread_time()
+        result = pipe.process(frame)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        faces.append(len(result.faces))
+        for key, value in result.timings_ms.items():
+            stages.setdefault(key, []).append(value)
+    out = {f"{k}_ms_mean": float(np.mean(v)) for k, v in stages.items()}
+    out.update(total_cpu_ms_mean=float(np.mean(cpu)), faces_per_frame_mean=float(np.mean(faces)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fer-ros-eval-detection", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("faces", type=Path, help="folder of face crops (searched recursively)")
+    parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--configs", default="haar@1.0,haar@0.5,mtcnn@1.0,mtcnn@0.5")
+    parser.add_argument("--yunet", default="", help="YuNet .onnx for yunet@... configs")
+    parser.add_argument("--frames", type=int, default=60, help="frames per face count")
+    parser.add_argument("--sizes", default="96,128,192,256",
+                        help="pasted crop sides in pixels (UTKFace: the face box is about half the crop)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pipeline-configs", default="", help="also time the whole Pipeline per stage for "
+                        "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    files = sorted(p for p in args.faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    if not files:
+        raise SystemExit(f"error: no face images under {args.faces}")
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    sets = {n: make_frames(files, args.frames, n, sizes, args.seed + n) for n in (1, 4)}
+    results = {}
+    for config in args.configs.split(","):
+        detector = build(config, args.yunet)
+        results[config] = {f"{n}_faces": measure(detector, frames) for n, frames in sets.items()}
+        r1, r4 = results[config]["1_faces"], results[config]["4_faces"]
+        print(f"{config:24s} recall 1 face {r1['recall']:.3f}  4 faces {r4['recall']:.3f}  "
+              f"cpu ms {r1['cpu_ms_mean']:.1f} / {r4['cpu_ms_mean']:.1f}  wall ms {r1['wall_ms_p50']:.1f}  "
+              f"false pos {r1['false_positives'] + r4['false_positives']}", file=sys.stderr)
+    stage_results = {}
+    for config in [c for c in args.pipeline_configs.split(",") if c]:
+        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames) for n, frames in sets.items()}
+        for n in (1, 4):
+            r = stage_results[config][f"{n}_faces"]
+            parts = " ".join(f"{k.removesuffix('_ms_mean')} {v:.2f}" for k, v in r.items())
+            print(f"pipeline {config:14s} {n} face(s): {parts}", file=sys.stderr)
+    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "results": results,
+           "pipeline_stages": stage_results}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
