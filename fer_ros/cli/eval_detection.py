@@ -72,7 +72,7 @@ def matched(detections, boxes) -> int:
     return found
 
 
-def build(config: str, yunet: str) -> ScaledDetector:
+def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
     name, _, rest = config.partition("@")
     parts = rest.split(":") if rest else ["1.0"]
     scale = float(parts[0])
@@ -88,7 +88,7 @@ def build(config: str, yunet: str) -> ScaledDetector:
         base = YuNetDetector(yunet)
     else:
         raise SystemExit(f"error: unknown detector {name!r}")
-    return ScaledDetector(base, scale, min_face_size=48, max_faces=20)
+    return ScaledDetector(base, scale, min_face_size=min_face_size, max_faces=20)
 
 
 def measure(detector: ScaledDetector, frames) -> dict:
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="96,128,192,256",
                         help="pasted crop sides in pixels (UTKFace: the face box is about half the crop)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-face-size", type=int, default=48, help="full-resolution pixels")
     parser.add_argument("--pipeline-configs", default="", help="also time the whole Pipeline per stage for "
                         "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
     args = parser.parse_args(argv)
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {n: make_frames(files, args.frames, n, sizes, args.seed + n) for n in (1, 4)}
     results = {}
     for config in args.configs.split(","):
-        detector = build(config, args.yunet)
+        detector = build(config, args.yunet, args.min_face_size)
         results[config] = {f"{n}_faces": measure(detector, frames) for n, frames in sets.items()}
         r1, r4 = results[config]["1_faces"], results[config]["4_faces"]
         print(f"{config:24s} recall 1 face {r1['recall']:.3f}  4 faces {r4['recall']:.3f}  "

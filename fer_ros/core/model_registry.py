@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,7 +73,6 @@ class ModelSpec:
     face_crop: str = "tight"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
     provenance: Provenance | None = None
     notes: str = ""
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 _FER = Provenance(
@@ -238,7 +237,3 @@ def resolve_model(name_or_path: str, kind: str) -> tuple[ModelSpec, Path]:
                              f"existing file; {FIX_HINT} or give a path to an .onnx file")
     metadata = read_onnx_metadata(path)
     return spec_from_metadata(path, kind, metadata), path
-
-
-def with_overrides(spec: ModelSpec, **changes) -> ModelSpec:
-    return replace(spec, **changes)
