@@ -3,7 +3,8 @@
 ``KeyframePipeline`` wraps the core ``Pipeline``: on every ``every``-th frame it runs the full detector;
 on the frames in between it only re-finds each tracked face inside a small region around its last box
 (Haar: ``detectMultiScale`` on that region, scaled so the face is ~48 px; MTCNN: one batched O-Net call on
-the last boxes, which also gives fresh landmarks). Faces that are not re-found are dropped until the next
+the last boxes, which also gives fresh landmarks; YuNet: the detector on that region scaled to ~64 px
+faces). Faces that are not re-found are dropped until the next
 full detection; new faces are found at the next full detection (at most ``every - 1`` frames late).
 The classifiers run on every frame, on the current boxes.
 
@@ -71,6 +72,32 @@ class KeyframePipeline:
             out.append(Detection(box=(x1 + bx / s, y1 + by / s, bw2 / s, bh2 / s), score=1.0))
         return out
 
+    def _refine_roi(self, bgr: np.ndarray) -> list[Detection]:
+        """Any detector (YuNet): run it on the region around each tracked face, scaled to ~64 px faces."""
+        h, w = bgr.shape[:2]
+        out = []
+        for d in self.tracked:
+            x, y, bw, bh = d.box
+            side = max(bw, bh)
+            x1, y1 = max(int(x - REFINE_MARGIN * side), 0), max(int(y - REFINE_MARGIN * side), 0)
+            x2, y2 = min(int(x + bw + REFINE_MARGIN * side), w), min(int(y + bh + REFINE_MARGIN * side), h)
+            if x2 - x1 < 24 or y2 - y1 < 24:
+                continue
+            s = min(1.0, 64.0 / side)
+            roi = cv2.resize(bgr[y1:y2, x1:x2], (max(int((x2 - x1) * s), 24), max(int((y2 - y1) * s), 24)),
+                             interpolation=cv2.INTER_AREA)
+            found = self._base.detect(roi, 0.6 * side * s)
+            if not found:
+                continue
+            cx, cy = x + bw / 2, y + bh / 2
+            best = min(found, key=lambda f: (x1 + (f.box[0] + f.box[2] / 2) / s - cx) ** 2
+                       + (y1 + (f.box[1] + f.box[3] / 2) / s - cy) ** 2)
+            bx, by, bw2, bh2 = best.box
+            lm = None if best.landmarks is None else (best.landmarks / s + np.array([x1, y1], np.float32))
+            out.append(Detection(box=(x1 + bx / s, y1 + by / s, bw2 / s, bh2 / s), score=best.score,
+                                 landmarks=None if lm is None else lm.astype(np.float32)))
+        return out
+
     def _refine_mtcnn(self, bgr: np.ndarray) -> list[Detection]:
         if not self.tracked:
             return []
@@ -90,7 +117,8 @@ class KeyframePipeline:
             detections = self.pipeline.detector.detect(bgr)
             stage = "detect"
         else:
-            detections = self._refine_mtcnn(bgr) if self.kind == "mtcnn" else self._refine_haar(bgr)
+            detections = (self._refine_mtcnn(bgr) if self.kind == "mtcnn" else self._refine_haar(bgr)
+                          if self.kind == "haar" else self._refine_roi(bgr))
             stage = "refine"
         self.index += 1
         timings = {stage: (time.perf_counter() - t0) * 1e3}

@@ -167,10 +167,12 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | {r['every']} | {per_track} | {_f(fm['p50'], 2)} / {_f(fm['p95'], 2)} | "
                          f"{_f(r['fps_mean'])} | "
                          f"{_f(r['recall'], 3)} | {r['false_positives']} | {r['new_face_delay_frames']} |")
-    others = result.get("comparison_other_configs") or {}
-    if others:
-        lines += ["", "Other fer_ros configurations against Arriaga on the same frames (1 core, 1 thread):", "",
-                  "| fer_ros config | fer_ros ms | Arriaga ms | speedup | recall fer_ros | recall Arriaga |",
+    for key, who in (("comparison_other_configs", "Arriaga"), ("comparison_other_configs_vs_fer", "fer")):
+        others = result.get(key) or {}
+        if not others:
+            continue
+        lines += ["", f"Other fer_ros configurations against {who} on the same frames (1 core, 1 thread):", "",
+                  f"| fer_ros config | fer_ros ms | {who} ms | speedup | recall fer_ros | recall {who} |",
                   "|---|---|---|---|---|---|"]
         for name, c in others.items():
             if c:

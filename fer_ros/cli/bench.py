@@ -225,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         if "error" not in fer:
             fer_stage = report.fer_as_stage_result(fer, frames_by_count)
             result["comparison"]["fer"] = report.comparison(default, fer_stage, n_frames=mode[3])
+            for job in result["stages"]:
+                if job is not default and job["name"] != "arriaga" and job["job"]["threads"] == 1 \
+                        and "error" not in job:
+                    result.setdefault("comparison_other_configs_vs_fer", {})[job["name"]] = report.comparison(
+                        job, fer_stage, n_frames=mode[3])
 
     if args.skip_ros:
         result["e2e"] = {"error": "skipped (--skip-ros)"}

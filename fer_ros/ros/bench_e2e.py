@@ -5,7 +5,8 @@ Two roles, each its own process:
 * ``python -m fer_ros.ros.bench_e2e node --stats S.json [--ros-args ...]`` runs the real
   ``PerceptionNode`` with timers wrapped around its own steps (no behaviour changed): image conversion,
   ``Pipeline.process``, ``Tracker.update``, building ``FaceEmotionArray``, ``publish`` and the whole
-  worker step. It writes per-frame milliseconds to S.json when it is stopped (SIGINT).
+  worker step. It writes per-frame milliseconds to S.json when it is stopped (SIGINT); they are kept in a
+  table allocated at start, so the measurement does not add to the memory growth it measures.
 * ``python -m fer_ros.ros.bench_e2e drive --json OUT.json ...`` starts that node pinned to its CPUs,
   publishes ``sensor_msgs/Image`` frames (bgr8, 640x480, composited faces) and listens on
   ``faces/emotion``: first closed loop (publish, wait for the answer: publish-to-receive latency and
@@ -50,10 +51,34 @@ class _TimedPublisher:
         return getattr(self._publisher, name)
 
 
-def _instrument(node, perception_node_module, messages_module) -> dict[str, list[float]]:
-    """Wrap the node's steps with timers; returns the per-frame record lists (ms)."""
-    keys = ("convert", "pipeline", "tracking", "build_msg", "publish", "step")
-    records: dict[str, list[float]] = {k: [] for k in keys}
+STEP_KEYS = ("convert", "pipeline", "tracking", "build_msg", "publish", "step")
+
+
+class StepRecords:
+    """Per-frame step times in a table allocated (and touched) up front.
+
+    Recording them therefore does not grow the node's memory during the stream being measured.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.table = np.ones((len(STEP_KEYS), max(int(capacity), 1)), np.float64)  # ones: pages touched now
+        self.count = 0
+        self.overflow = 0
+
+    def add(self, values: dict[str, float]) -> None:
+        if self.count >= self.table.shape[1]:
+            self.overflow += 1
+            return
+        self.table[:, self.count] = [values.get(k, 0.0) for k in STEP_KEYS]
+        self.count += 1
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {k: self.table[i, :self.count].tolist() for i, k in enumerate(STEP_KEYS)}
+
+
+def _instrument(node, perception_node_module, messages_module, capacity: int) -> StepRecords:
+    """Wrap the node's steps with timers; returns the per-frame records (ms)."""
+    records = StepRecords(capacity)
     current: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -90,14 +115,13 @@ def _instrument(node, perception_node_module, messages_module) -> dict[str, list
             sink("step", t0)
             if "pipeline" in current:  # a processed frame (not a skipped one)
                 with lock:
-                    for k in keys:
-                        records[k].append(current.get(k, 0.0))
+                    records.add(current)
 
     node._process = process
     return records
 
 
-def run_node(stats_path: Path, ros_args: list[str]) -> int:
+def run_node(stats_path: Path, ros_args: list[str], capacity: int = 100_000) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
@@ -105,7 +129,7 @@ def run_node(stats_path: Path, ros_args: list[str]) -> int:
 
     rclpy.init(args=["bench_e2e", "--ros-args", *ros_args])
     node = perception_node.PerceptionNode()
-    records = _instrument(node, perception_node, messages)
+    records = _instrument(node, perception_node, messages, capacity)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
@@ -114,7 +138,8 @@ def run_node(stats_path: Path, ros_args: list[str]) -> int:
         pass
     finally:
         node.stop()
-        stats_path.write_text(json.dumps({"records_ms": records, "pid": os.getpid()}))
+        stats_path.write_text(json.dumps({"records_ms": records.as_dict(), "overflow": records.overflow,
+                                          "pid": os.getpid()}))
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
@@ -151,8 +176,9 @@ def drive(args: argparse.Namespace) -> dict:
     for key, value in params.items():
         ros_args += ["-p", f"{key}:={value}"]
     node_cpus = {int(c) for c in args.node_cpus.split(",")}
-    cmd = [sys.executable, "-m", "fer_ros.ros.bench_e2e", "node", "--stats", str(stats_path), "--ros-args",
-           *ros_args]
+    capacity = int(args.rate * args.soak_seconds * 1.2) + args.latency_frames + args.warmup + 2000
+    cmd = [sys.executable, "-m", "fer_ros.ros.bench_e2e", "node", "--stats", str(stats_path), "--capacity",
+           str(capacity), "--ros-args", *ros_args]
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     node_proc = subprocess.Popen(cmd, env=_ros_env(domain), stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO),
                                  preexec_fn=lambda: os.sched_setaffinity(0, node_cpus))
@@ -310,9 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["node"]:
         parser = argparse.ArgumentParser(prog="bench_e2e node")
         parser.add_argument("--stats", required=True)
+        parser.add_argument("--capacity", type=int, default=100_000, help="frames whose step times are kept")
         ros_args = argv[argv.index("--ros-args") + 1:] if "--ros-args" in argv else []
-        own = argv[1:argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
-        return run_node(Path(parser.parse_args(own).stats), ros_args)
+        own = parser.parse_args(argv[1:argv.index("--ros-args")] if "--ros-args" in argv else argv[1:])
+        return run_node(Path(own.stats), ros_args, own.capacity)
     parser = argparse.ArgumentParser(prog="bench_e2e drive", description=__doc__)
     parser.add_argument("role", choices=["drive"])
     parser.add_argument("--json", required=True)
