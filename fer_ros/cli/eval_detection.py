@@ -7,8 +7,8 @@ scaled to a crop side drawn from ``--sizes`` onto a non-face background (skimage
 hubble photos). A face counts as found when a detection's centre lies inside a pasted crop and its box
 side is between 0.25 and 1.3 crop sides (one detection per crop). Times are thread CPU time and wall
 time of ``ScaledDetector.detect`` with OpenCV and onnxruntime on one thread.
-Config syntax: ``detector@scale`` or ``haar@scale:scaleFactor:minNeighbors`` or ``yunet@scale`` (needs
-``--yunet``).
+Config syntax: ``detector@scale``, ``haar@scale:scaleFactor:minNeighbors``, ``mtcnn@scale:pnet:rnet``
+(P-/R-Net thresholds) or ``yunet@scale`` (needs ``--yunet``).
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
     elif name == "mtcnn":
         from fer_ros.core.mtcnn import MTCNNDetector
 
-        base = MTCNNDetector()
+        p = float(parts[1]) if len(parts) > 1 else 0.6
+        r = float(parts[2]) if len(parts) > 2 else 0.7
+        base = MTCNNDetector(thresholds=(p, r, 0.7))
     elif name == "yunet":
         base = YuNetDetector(yunet)
     else:
