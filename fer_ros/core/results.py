@@ -15,7 +15,9 @@ class Detection:
 
     box: tuple[float, float, float, float]  # x, y, width, height
     score: float  # detector confidence in [0, 1] (Haar: 1.0)
-    landmarks: np.ndarray | None = None  # (5, 2) float32: left eye, right eye, nose, mouth left, mouth right
+    # (5, 2) float32 in image order: image-left eye, image-right eye, nose tip, image-left and
+    # image-right mouth corner (MTCNN and YuNet both give this order); None for Haar
+    landmarks: np.ndarray | None = None
 
 
 @dataclass
