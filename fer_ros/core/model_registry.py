@@ -17,7 +17,7 @@ key                         value                                               
 ``normalisation_mean``      per-channel (comma-separated) or one mean, in 0..255 pixel units  127.5
 ``normalisation_std``       per-channel or one divisor, in 0..255 pixel units                 127.5
 ``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
-``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    tight
+``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    square
 ==========================  ===============================================================  =========
 
 The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized (bilinear) to
@@ -70,7 +70,7 @@ class ModelSpec:
     std: tuple[float, ...] = (127.5,)
     labels: tuple[str, ...] = ()
     output: str = "probabilities"  # "probabilities" | "logits"
-    face_crop: str = "tight"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
+    face_crop: str = "square"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
     provenance: Provenance | None = None
     notes: str = ""
 
@@ -203,7 +203,7 @@ def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> Model
         name=path.stem, kind=kind, file=str(path), input_size=input_size, colour=colour,
         mean=_numbers(metadata.get("normalisation_mean", "127.5")),
         std=_numbers(metadata.get("normalisation_std", "127.5")), labels=labels,
-        output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "tight"),
+        output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "square"),
         notes=metadata.get("description", ""),
     )
 
