@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a few minutes (shorter stream, fewer repetitions)")
     p.add_argument("--tiny", action="store_true", help="seconds: only checks that everything runs (tests)")
     p.add_argument("--json", type=Path, default=None, help="result JSON (default OUT_DIR/bench.json)")
-    p.add_argument("--out-dir", type=Path, default=REPO / "out" / "bench", help="plot, table, logs")
+    p.add_argument("--out-dir", type=Path, default=Path("out") / "bench", help="plot, table, logs (default out/bench)")
     p.add_argument("--faces", default="auto",
                    help="face crops: auto (../shared/data/utkface_dev, else astronaut) | utkface | astronaut | DIR")
     p.add_argument("--seed", type=int, default=0)

@@ -147,9 +147,11 @@ def run_node(stats_path: Path, ros_args: list[str], capacity: int = 100_000) -> 
 
 # ----------------------------------------------------------------------------- driver side
 def _ros_env(domain_id: int) -> dict[str, str]:
+    """The current environment plus an own domain, localhost discovery and the shipped DDS profile."""
     env = dict(os.environ)
-    env.update(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-               FASTDDS_DEFAULT_PROFILES_FILE=str(DDS_PROFILE), PYTHONUNBUFFERED="1")
+    env.update(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1")
+    if DDS_PROFILE.is_file():
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
     return env
 
 
