@@ -223,7 +223,7 @@ def _phases(args, namespace: str, node_proc, summarize, make_frames) -> dict:
 
     frames = make_frames(args.faces_per_frame, args.distinct_frames, seed=args.seed, faces=args.faces)
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(args=["bench_e2e_driver"], context=context)  # not sys.argv: --param NAME:=V looks like a remap
     node = rclpy.create_node(f"bench_driver_{uuid.uuid4().hex[:6]}", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
