@@ -52,9 +52,9 @@ def metrics(true: np.ndarray, pred: np.ndarray, labels: tuple[str, ...]) -> dict
     recalls = []
     for i, label in enumerate(labels):
         n_i = int((true == i).sum())
-        recall = float(((true == i) & (pred == i)).sum() / n_i) if n_i else float("nan")
+        recall = float(((true == i) & (pred == i)).sum() / n_i) if n_i else None  # None -> JSON null
         predicted = int((pred == i).sum())
-        precision = float(confusion[i, i] / predicted) if predicted else float("nan")
+        precision = float(confusion[i, i] / predicted) if predicted else None
         per_class[label] = {"n": n_i, "recall": recall, "precision": precision}
         if n_i:
             recalls.append(recall)
@@ -186,10 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dataset.is_dir():
         parser.error(f"dataset folder {args.dataset} does not exist")
     canvas = tuple(int(v) for v in args.canvas.lower().split("x")) if args.canvas else None
-    result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
-                      args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale, args.limit,
-                      args.threads,
-                      progress=not args.quiet)
+    try:
+        result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
+                          args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale, args.limit,
+                          args.threads, progress=not args.quiet)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     png = args.png or args.json.with_suffix(".png")
