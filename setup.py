@@ -45,6 +45,7 @@ setup(
         "console_scripts": [
             "fer-ros-infer = fer_ros.cli.infer:main",
             "fer-ros-eval = fer_ros.cli.eval:main",
+            "fer-ros-eval-detection = fer_ros.cli.eval_detection:main",
             "fer-ros-models = fer_ros.cli.models:main",
             "fer-ros-bench = fer_ros.cli.bench:main",
             "fer-ros-train = fer_ros.cli.train:main",
