@@ -164,39 +164,45 @@ class KeyframePipeline:
 
 def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150, seed: int = 0,
                    faces: str = "auto", threads: int = 1, cpus: tuple[int, ...] = (0,),
-                   gender_per_track: bool = False, detector_attrs: dict | None = None) -> dict:
-    """Per-frame time, per-frame recall and new-face delay of a (keyframe) pipeline on a FaceSequence."""
+                   gender_per_track: bool = False, detector_attrs: dict | None = None, sequences: int = 1) -> dict:
+    """Per-frame time, per-frame recall and new-face delay of a (keyframe) pipeline on FaceSequences.
+
+    ``sequences`` streams (seeds ``seed``, ``seed + 1``, ...) are run one after the other with a fresh
+    pipeline state each; times, recall and delays are pooled over them.
+    """
     from fer_ros.bench.frames import FaceSequence, count_matches, iou
     from fer_ros.bench.stats import pin_to_cpus, summarize
     from fer_ros.core.tracking import Tracker
 
     pin_to_cpus(set(cpus))
     cv2.setNumThreads(threads)
-    seq = FaceSequence(n_faces, length, seed=seed, faces=faces)
-    frames = [seq.frame(i) for i in range(length)]
     runner = KeyframePipeline(PipelineConfig(**{**config, "num_threads": threads}), every, gender_per_track,
                               detector_attrs)
-    tracker = Tracker()
-    for f in frames[:every]:  # warm-up on the first frames, then start the stream over
-        runner.process(f.bgr)
-    runner.index, runner.tracked = 0, []
-    times, found, truth, false_pos = [], 0, 0, 0
-    first_seen: dict[int, int] = {}
-    for i, f in enumerate(frames):
-        t = time.perf_counter()
-        result = runner.process(f.bgr)
-        tracker.update(result.faces)
-        times.append((time.perf_counter() - t) * 1e3)
-        boxes = [face.detection.box for face in result.faces]
-        tp, fp = count_matches(f.boxes, boxes)
-        found, truth, false_pos = found + tp, truth + len(f.boxes), false_pos + fp
-        visible = [j for j, tr in enumerate(seq.tracks) if i >= tr["enter"]]
-        for j, box in zip(visible, f.boxes, strict=True):
-            if j not in first_seen and any(iou(box, b) >= 0.4 for b in boxes):
-                first_seen[j] = i - seq.tracks[j]["enter"]
-    delays = [first_seen.get(j, length - t["enter"]) for j, t in enumerate(seq.tracks)]
+    times, found, truth, false_pos, delays, never = [], 0, 0, 0, [], 0
+    for k in range(max(int(sequences), 1)):
+        seq = FaceSequence(n_faces, length, seed=seed + k, faces=faces)
+        frames = [seq.frame(i) for i in range(length)]
+        tracker = Tracker()
+        for f in frames[:every]:  # warm-up on the first frames, then start the stream over
+            runner.process(f.bgr)
+        runner.index, runner.tracked, runner.genders = 0, [], []
+        first_seen: dict[int, int] = {}
+        for i, f in enumerate(frames):
+            t = time.perf_counter()
+            result = runner.process(f.bgr)
+            tracker.update(result.faces)
+            times.append((time.perf_counter() - t) * 1e3)
+            boxes = [face.detection.box for face in result.faces]
+            tp, fp = count_matches(f.boxes, boxes)
+            found, truth, false_pos = found + tp, truth + len(f.boxes), false_pos + fp
+            visible = [j for j, tr in enumerate(seq.tracks) if i >= tr["enter"]]
+            for j, box in zip(visible, f.boxes, strict=True):
+                if j not in first_seen and any(iou(box, b) >= 0.4 for b in boxes):
+                    first_seen[j] = i - seq.tracks[j]["enter"]
+        delays += [first_seen.get(j, length - t["enter"]) for j, t in enumerate(seq.tracks)]
+        never += sum(1 for j in range(len(seq.tracks)) if j not in first_seen)
     return {"config": config, "every": every, "gender_per_track": gender_per_track,
-            "detector_attrs": detector_attrs or {}, "n_faces": n_faces, "frames": length, "frame_ms": summarize(times),
-            "fps_mean": 1e3 / float(np.mean(times)), "recall": found / truth if truth else None,
-            "false_positives": false_pos, "new_face_delay_frames": delays,
-            "never_found": sum(1 for j in range(len(seq.tracks)) if j not in first_seen)}
+            "detector_attrs": detector_attrs or {}, "n_faces": n_faces, "frames": length, "sequences": sequences,
+            "frame_ms": summarize(times), "fps_mean": 1e3 / float(np.mean(times)),
+            "recall": found / truth if truth else None, "false_positives": false_pos,
+            "new_face_delay_frames": delays, "never_found": never}

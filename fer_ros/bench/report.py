@@ -153,7 +153,8 @@ def markdown(result: dict) -> str:
     levers = result.get("stream_levers") or []
     if levers:
         lines += ["", "### Lever: full detection every k-th frame, tracked faces re-found locally in between "
-                  "(moving-face stream, 4 faces, half of them entering later; one core, one thread)", "",
+                  f"({levers[0].get('sequences', 1)} moving-face stream(s) of {levers[0].get('frames')} frames, "
+                  "4 faces each, half of them entering later; one core, one thread)", "",
                   "| detector | settings | k | gender | frame ms p50 / p95 | mean fps | recall per frame | false pos | "
                   "new-face delay (frames) |", "|---|---|---|---|---|---|---|---|---|"]
         for r in levers:

@@ -39,11 +39,11 @@ TUNED = {
 DEFAULT_YUNET = REPO.parent / "shared" / "models" / "face_detection_yunet.onnx"
 
 # name -> (frames per face count, repeats, warm-up, fer frames per count, ROS closed-loop frames, stream seconds,
-#          frames of the moving-face sequence for the keyframe lever)
+#          frames of each moving-face sequence for the keyframe lever, number of such sequences)
 MODES = {
-    "tiny": (1, 1, 1, 1, 3, 3.0, 6),
-    "quick": (6, 3, 3, 2, 100, 60.0, 90),
-    "full": (20, 5, 5, 6, 300, 600.0, 240),
+    "tiny": (1, 1, 1, 1, 3, 3.0, 6, 1),
+    "quick": (6, 3, 3, 2, 100, 60.0, 90, 1),
+    "full": (20, 5, 5, 6, 300, 600.0, 240, 3),
 }
 
 
@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             yunet = {"detector": "yunet", "detector_model": args.yunet_model}
             configs += [(yunet, 1, False, {}), (yunet, 5, True, {})]
     for cfg, every, per_track, attrs in tqdm(configs, desc="keyframe lever on a moving-face stream", unit="config"):
-        r = run_isolated(measure_stream, (cfg, every, 4, mode[6], args.seed, args.faces, 1, (0,), per_track, attrs))
+        r = run_isolated(measure_stream, (cfg, every, 4, mode[6], args.seed, args.faces, 1, (0,), per_track, attrs,
+                                          mode[7]))
         result["stream_levers"].append({"config": cfg, "every": every, "gender_per_track": per_track,
                                         "detector_attrs": attrs, **r})
 
