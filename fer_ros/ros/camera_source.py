@@ -27,10 +27,10 @@ from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def open_source(source: str, width: int, height: int, loop: bool) -> Iterator[np.ndarray]:
-    """Yield BGR frames from ``synthetic``, a webcam index, an image folder or a video file."""
+def open_source(source: str, width: int, height: int, loop: bool, faces: int = 1) -> Iterator[np.ndarray]:
+    """Yield BGR frames from ``synthetic`` (``faces`` faces), a webcam index, an image folder or a video."""
     if source == "synthetic":
-        stream = SyntheticFaceStream(width, height)
+        stream = SyntheticFaceStream(width, height, faces=faces)
         index = 0
         while True:
             yield stream.frame(index)
@@ -85,6 +85,8 @@ class CameraSource(Node):
                         integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])
         height = declare("height", 480, "frame height of the synthetic stream",
                          integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])
+        faces = declare("faces", 1, "faces in the synthetic stream (1 or 2)",
+                        integer_range=[IntegerRange(from_value=1, to_value=2, step=1)])
         self._encoding = declare("encoding", "bgr8", "published encoding: bgr8, rgb8 or mono8")
         self._frame_id = declare("frame_id", "camera", "header.frame_id of the images")
         topic = declare("topic", "camera/image_raw", "image topic")
@@ -100,7 +102,7 @@ class CameraSource(Node):
         if reliability not in ("best_effort", "reliable"):
             raise ValueError(f"reliability must be best_effort or reliable, got {reliability!r}")
 
-        self._frames = open_source(source, width, height, loop)
+        self._frames = open_source(source, width, height, loop, faces)
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=(ReliabilityPolicy.RELIABLE if reliability == "reliable"
                                       else ReliabilityPolicy.BEST_EFFORT))

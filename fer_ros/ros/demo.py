@@ -121,15 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="camera frames per second")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--faces", type=int, default=2, choices=(1, 2), help="faces in the generated stream")
     parser.add_argument("--out", type=Path, default=Path("out/demo_debug_frame.png"), help="debug frame PNG")
     args = parser.parse_args(argv)
 
-    print(f"[demo] starting perception_node and camera_source (synthetic {args.width}x{args.height} at "
-          f"{args.rate:g} Hz) in namespace {NAMESPACE}", flush=True)
+    print(f"[demo] starting perception_node and camera_source (synthetic, {args.faces} face(s), "
+          f"{args.width}x{args.height} at {args.rate:g} Hz) in namespace {NAMESPACE}", flush=True)
     watcher = Watcher(args.out)
     node = _start("fer_ros.ros.perception_node", [])
-    camera = _start("fer_ros.ros.camera_source", ["-p", "source:=synthetic", "-p", f"rate:={args.rate}",
-                                                  "-p", f"width:={args.width}", "-p", f"height:={args.height}"])
+    camera = _start("fer_ros.ros.camera_source", ["-p", "source:=synthetic", "-p", f"faces:={args.faces}",
+                                                  "-p", f"rate:={args.rate}", "-p", f"width:={args.width}",
+                                                  "-p", f"height:={args.height}"])
     ok = False
     try:
         deadline = time.monotonic() + 120.0

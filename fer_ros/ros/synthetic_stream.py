@@ -1,7 +1,8 @@
-"""A generated camera stream for demos and tests: a known smiling face moving and zooming.
+"""A generated camera stream for demos and tests: known smiling faces moving and zooming.
 
 The face is the public-domain astronaut portrait (NASA) that scikit-image ships as
-``skimage.data.astronaut()``, moved and scaled over time on a plain background.
+``skimage.data.astronaut()``, moved and scaled over time on a plain background. With ``faces=2`` a
+mirrored copy moves in the other half of the frame, in opposite phase (two tracks for the demo).
 
 Frame ``i`` is a pure function of ``i``, so a stream is reproducible at any publishing rate.
 """
@@ -34,15 +35,18 @@ def astronaut_bgr() -> np.ndarray:
 class SyntheticFaceStream:
     """Frames of ``width`` x ``height`` with the astronaut drifting on an ellipse and slowly zooming.
 
-    ``step_px`` is roughly how far the face moves between consecutive frames.
+    ``step_px`` is roughly how far the face moves between consecutive frames; ``faces`` is 1 or 2.
     """
 
     def __init__(self, width: int = 640, height: int = 480, step_px: float = 6.0,
-                 scale: float | None = None) -> None:
-        self.width, self.height = int(width), int(height)
-        self.base_scale = scale if scale is not None else 0.9 * min(width, height) / PORTRAIT_CROP[3]
+                 scale: float | None = None, faces: int = 1) -> None:
+        if faces not in (1, 2):
+            raise ValueError(f"the synthetic stream shows 1 or 2 faces, not {faces}")
+        self.width, self.height, self.faces = int(width), int(height), faces
+        default_scale = 0.9 * min(width, height) / PORTRAIT_CROP[3] * (1.0 if faces == 1 else 0.8)
+        self.base_scale = scale if scale is not None else default_scale
         self._background = self._make_background()
-        radius = 0.18 * min(width, height)
+        radius = 0.18 * min(width, height) / faces
         self._angle_step = step_px / max(radius, 1.0)
         self._radius = radius
 
@@ -54,27 +58,38 @@ class SyntheticFaceStream:
         r = 110 + 30 * (1 - x) * y
         return np.clip(np.stack([b, g, r], axis=2), 0, 255).astype(np.uint8)
 
-    def placement(self, index: int) -> tuple[float, float, float]:
-        """Scale and top-left position of the portrait in frame ``index``."""
-        angle = index * self._angle_step
+    def placement(self, index: int, face: int = 0) -> tuple[float, float, float]:
+        """Scale and top-left position of portrait ``face`` in frame ``index``."""
+        angle = index * self._angle_step + face * math.pi
         scale = self.base_scale * (1.0 + 0.12 * math.sin(angle * 0.5))
         w, h = PORTRAIT_CROP[2] * scale, PORTRAIT_CROP[3] * scale
-        cx = self.width / 2.0 + self._radius * math.cos(angle)
+        cx = self.width * (2 * face + 1) / (2.0 * self.faces) + self._radius * math.cos(angle)
         cy = self.height / 2.0 + 0.6 * self._radius * math.sin(angle)
         return scale, cx - w / 2.0, cy - h / 2.0
 
+    def face_boxes(self, index: int) -> list[tuple[float, float, float, float]]:
+        """Where every face is in frame ``index`` (x, y, w, h), for checks."""
+        boxes = []
+        for face in range(self.faces):
+            scale, left, top = self.placement(index, face)
+            fx, fy, fw, fh = FACE_IN_PORTRAIT
+            if face == 1:  # mirrored portrait
+                fx = PORTRAIT_CROP[2] - fx - fw
+            boxes.append((left + fx * scale, top + fy * scale, fw * scale, fh * scale))
+        return boxes
+
     def face_box(self, index: int) -> tuple[float, float, float, float]:
-        """Where the face is in frame ``index`` (x, y, w, h), for checks."""
-        scale, left, top = self.placement(index)
-        fx, fy, fw, fh = FACE_IN_PORTRAIT
-        return left + fx * scale, top + fy * scale, fw * scale, fh * scale
+        """Where the first face is in frame ``index`` (x, y, w, h), for checks."""
+        return self.face_boxes(index)[0]
 
     def frame(self, index: int) -> np.ndarray:
         """BGR uint8 frame number ``index``."""
-        scale, left, top = self.placement(index)
-        matrix = np.array([[scale, 0.0, left], [0.0, scale, top]], dtype=np.float32)
         out = self._background.copy()
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        cv2.warpAffine(astronaut_bgr(), matrix, (self.width, self.height), dst=out, flags=interpolation,
-                       borderMode=cv2.BORDER_TRANSPARENT)
+        for face in range(self.faces):
+            scale, left, top = self.placement(index, face)
+            matrix = np.array([[scale, 0.0, left], [0.0, scale, top]], dtype=np.float32)
+            portrait = astronaut_bgr() if face == 0 else np.ascontiguousarray(astronaut_bgr()[:, ::-1])
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            cv2.warpAffine(portrait, matrix, (self.width, self.height), dst=out, flags=interpolation,
+                           borderMode=cv2.BORDER_TRANSPARENT)
         return out
