@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     if image is None:
         print(f"fer-ros-explain: cannot read image {args.image}", file=sys.stderr)
         return 1
-    image = cv2.resize(image, (d.input_size, d.input_size), interpolation=cv2.INTER_AREA)
+    from fer_ros.training.data import INTERPOLATIONS
+
+    image = cv2.resize(image, (d.input_size, d.input_size), interpolation=INTERPOLATIONS[d.interpolation])
     if d.colour == "rgb":
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     target = None

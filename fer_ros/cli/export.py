@@ -11,6 +11,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="checkpoint written by fer-ros-train (e.g. runs/NAME/best.pt)")
     parser.add_argument("--output", "-o", required=True, help="ONNX file to write")
     parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--flip-tta", action="store_true",
+                        help="average the face and its mirror image inside the graph (about 2x compute)")
     args = parser.parse_args(argv)
     try:
         from fer_ros.training.export import export_checkpoint
@@ -18,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fer-ros-export needs the training extra (pip install 'fer_ros[train]'): {err}", file=sys.stderr)
         return 2
     try:
-        result = export_checkpoint(args.checkpoint, args.output, opset=args.opset)
+        result = export_checkpoint(args.checkpoint, args.output, opset=args.opset, flip_tta=args.flip_tta)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"fer-ros-export: {err}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ class DataConfig:
     val_dir: str = "../shared/data/fer2013/val"
     labels: tuple[str, ...] = EMOTION_LABELS  # class folder names, in model output order
     input_size: int = 48
+    interpolation: str = "linear"  # resize to input_size: "linear" (what the core classifier does) | "area"
     colour: str = "gray"  # "gray" | "rgb" (channel order of the tensors the model sees)
     mean: float = 0.5  # normalisation applied to x/255
     std: float = 0.25

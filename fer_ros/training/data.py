@@ -24,8 +24,18 @@ class ImageSet:
     paths: list[str]
 
 
-def load_image_folder(root: str | Path, labels: tuple[str, ...], size: int, colour: str = "gray") -> ImageSet:
-    """Read every image under ``root/<label>/`` for each label, resized to ``size`` x ``size``."""
+INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA}
+
+
+def load_image_folder(root: str | Path, labels: tuple[str, ...], size: int, colour: str = "gray",
+                      interpolation: str = "linear") -> ImageSet:
+    """Read every image under ``root/<label>/`` for each label, resized to ``size`` x ``size``.
+
+    ``linear`` resizing matches ``fer_ros.core.classifiers`` (bilinear), so validation numbers equal
+    what the product sees; ``area`` is the smoother choice for strong downscaling.
+    """
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {root}")
@@ -47,7 +57,7 @@ def load_image_folder(root: str | Path, labels: tuple[str, ...], size: int, colo
             if image is None:
                 raise ValueError(f"cannot decode image: {path}")
             if image.shape[:2] != (size, size):
-                image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+                image = cv2.resize(image, (size, size), interpolation=INTERPOLATIONS[interpolation])
             if colour == "rgb":
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             images.append(image)

@@ -4,7 +4,8 @@ The graph ends in a softmax (``output=probabilities``); input ``input`` is NCHW 
 batch. ``metadata_props`` carry ``labels``, ``input_size`` (``W,H``), ``colour``,
 ``normalisation_mean``/``normalisation_std`` (0..255 pixel units, as ``fer_ros.core.model_registry``
 expects), ``output`` and a JSON ``provenance`` (model, training config, git commit, epochs, best
-validation accuracy). After writing, onnxruntime and torch outputs are compared (max abs difference
+validation accuracy). ``flip_tta`` averages the probabilities of the face and its mirror image inside
+the graph (about twice the compute). After writing, onnxruntime and torch outputs are compared (max abs difference
 must stay below ``tolerance``).
 """
 
@@ -34,12 +35,18 @@ class ExportResult:
 
 
 class WithSoftmax(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
+    """Softmax head; with ``flip_tta`` the probabilities of the image and its mirror are averaged."""
+
+    def __init__(self, model: nn.Module, flip_tta: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.flip_tta = flip_tta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x), dim=1)
+        probs = torch.softmax(self.model(x), dim=1)
+        if self.flip_tta:
+            probs = 0.5 * (probs + torch.softmax(self.model(torch.flip(x, dims=[3])), dim=1))
+        return probs
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -69,7 +76,7 @@ def registry_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[s
 
 
 def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, provenance: dict[str, Any],
-                opset: int = 17, tolerance: float = 1e-4) -> ExportResult:
+                opset: int = 17, tolerance: float = 1e-4, flip_tta: bool = False) -> ExportResult:
     """Write ``model`` (eval mode) as ONNX with registry metadata and check it against torch."""
     import onnx
     import onnxruntime as ort
@@ -78,7 +85,7 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     output.parent.mkdir(parents=True, exist_ok=True)
     channels = 1 if config.data.colour == "gray" else 3
     size = config.data.input_size
-    wrapped = WithSoftmax(model).eval()
+    wrapped = WithSoftmax(model, flip_tta).eval()
     dummy = torch.zeros(1, channels, size, size)
     torch.onnx.export(wrapped, (dummy,), str(output), input_names=["input"], output_names=["probabilities"],
                       dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=opset,
@@ -106,7 +113,8 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     return ExportResult(output, sha256_of(output), diff, metadata)
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 17) -> ExportResult:
+def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 17,
+                      flip_tta: bool = False) -> ExportResult:
     """Export a ``best.pt``/``last.pt`` checkpoint with its training provenance."""
     model, config, state = load_model(checkpoint)
     history = state.get("history", [])
@@ -125,5 +133,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 1
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "parameters": sum(p.numel() for p in model.parameters()),
         "seed": config.seed,
+        "resize_interpolation": config.data.interpolation,
+        "flip_tta_in_graph": flip_tta,
     }
-    return export_onnx(model, config, output, provenance, opset=opset)
+    return export_onnx(model, config, output, provenance, opset=opset, flip_tta=flip_tta)

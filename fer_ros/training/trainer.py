@@ -120,8 +120,8 @@ def save_curves(history: list[dict[str, Any]], path: Path) -> None:
 def load_datasets(config: TrainConfig) -> tuple[ImageSet, ImageSet, np.ndarray]:
     """Train and val sets; the returned clean train targets are kept for noise statistics."""
     d = config.data
-    train = load_image_folder(d.train_dir, d.labels, d.input_size, d.colour)
-    val = load_image_folder(d.val_dir, d.labels, d.input_size, d.colour)
+    train = load_image_folder(d.train_dir, d.labels, d.input_size, d.colour, d.interpolation)
+    val = load_image_folder(d.val_dir, d.labels, d.input_size, d.colour, d.interpolation)
     if d.train_subset:
         keep = stratified_subset(train.targets, d.train_subset, d.noise_seed)
         train = ImageSet(train.images[keep], train.targets[keep], train.labels, [train.paths[i] for i in keep])

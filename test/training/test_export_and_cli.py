@@ -47,6 +47,20 @@ def test_export_round_trip_matches_torch(tmp_path, checkpoint):
     assert np.abs(got - expected).max() < 1e-4
 
 
+def test_flip_tta_export_averages_mirror(tmp_path, checkpoint):
+    out = tmp_path / "flip.onnx"
+    result = export_checkpoint(checkpoint, out, flip_tta=True)
+    assert result.max_abs_diff < 1e-4 and json.loads(result.metadata["provenance"])["flip_tta_in_graph"]
+    model, _, _ = load_model(checkpoint)
+    x = np.random.default_rng(4).normal(size=(3, 1, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        t = torch.from_numpy(x)
+        expected = 0.5 * (torch.softmax(model(t), 1) + torch.softmax(model(t.flip(3)), 1))
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x})[0]
+    assert np.abs(got - expected.numpy()).max() < 1e-4
+
+
 def test_core_classifier_loads_export_with_same_preprocessing(tmp_path, checkpoint):
     from fer_ros.core.classifiers import EmotionClassifier
 
