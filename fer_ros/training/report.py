@@ -1,6 +1,6 @@
 """Evaluation report for a trained model: parameters, MACs, ms/face, accuracy, recall, confusion.
 
-``python -m fer_ros.training.report CHECKPOINT ONNX [--val-dir DIR] [--baseline NAME_OR_PATH]`` prints
+``python -m fer_ros.training.report CHECKPOINT ONNX [--val-dir DIR] [--baseline NAME_OR_PATH ...]`` prints
 a Markdown section. Accuracy is measured on the exported ONNX file through the core's
 ``EmotionClassifier`` (the same preprocessing the product uses); latency is the median of batch-1
 onnxruntime runs on one thread.
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint")
     parser.add_argument("onnx")
     parser.add_argument("--val-dir", default="../shared/data/fer2013/val")
-    parser.add_argument("--baseline", default="mini-xception-fer2013", help="registry name or path to compare")
+    parser.add_argument("--baseline", nargs="*", default=["mini-xception-fer2013"],
+                        help="registry names or paths measured the same way for comparison")
     args = parser.parse_args(argv)
     from fer_ros.core.classifiers import EmotionClassifier
     from fer_ros.training.checkpoint import load_model
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     params = sum(p.numel() for p in model.parameters())
     macs = count_macs(model, (channels, size, size))
     rows = []
-    for name in (args.onnx, args.baseline):
+    for name in (args.onnx, *args.baseline):
         classifier = EmotionClassifier.from_model(name, num_threads=1)
         matrix, total = evaluate_classifier(classifier, args.val_dir, classifier.labels)
         rows.append((name, classifier, matrix, latency_ms(classifier)))
