@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--flip-tta", action="store_true",
                         help="average the face and its mirror image inside the graph (about 2x compute)")
+    parser.add_argument("--note", default="", help="free text added to the provenance metadata")
     args = parser.parse_args(argv)
     try:
         from fer_ros.training.export import export_checkpoint
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fer-ros-export needs the training extra (pip install 'fer_ros[train]'): {err}", file=sys.stderr)
         return 2
     try:
-        result = export_checkpoint(args.checkpoint, args.output, opset=args.opset, flip_tta=args.flip_tta)
+        result = export_checkpoint(args.checkpoint, args.output, opset=args.opset, flip_tta=args.flip_tta,
+                                   note=args.note)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"fer-ros-export: {err}", file=sys.stderr)
         return 1

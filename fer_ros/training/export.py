@@ -114,7 +114,7 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 17,
-                      flip_tta: bool = False) -> ExportResult:
+                      flip_tta: bool = False, note: str = "") -> ExportResult:
     """Export a ``best.pt``/``last.pt`` checkpoint with its training provenance."""
     model, config, state = load_model(checkpoint)
     history = state.get("history", [])
@@ -136,4 +136,6 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 1
         "resize_interpolation": config.data.interpolation,
         "flip_tta_in_graph": flip_tta,
     }
+    if note:
+        provenance["note"] = note
     return export_onnx(model, config, output, provenance, opset=opset, flip_tta=flip_tta)
