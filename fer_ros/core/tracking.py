@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_ros.core.boxes import box_iou
 from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
 from fer_ros.core.results import Face
 
@@ -64,16 +65,6 @@ class _Track:
         """Box expected in the next frame under constant velocity."""
         shift = self.velocity * (self.missed + 1)
         return self.box + np.array([shift[0], shift[1], 0.0, 0.0])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ax2, ay2 = a[0] + a[2], a[1] + a[3]
-    bx2, by2 = b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
-    ih = max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _center(box: np.ndarray) -> np.ndarray:
@@ -153,7 +144,7 @@ class Tracker:
         candidates: list[tuple[float, int, int]] = []
         for i, box in enumerate(boxes):
             for j, track in enumerate(self._tracks):
-                iou = _iou(box, track.predicted_box())
+                iou = box_iou(box, track.predicted_box())
                 dist = _normalised_distance(track, box, lms[i])
                 if iou >= self.config.iou_threshold or dist <= self.config.max_center_shift:
                     candidates.append((dist - iou, i, j))

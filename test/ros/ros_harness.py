@@ -234,14 +234,5 @@ def stamp_key(stamp) -> tuple[int, int]:
     return stamp.sec, stamp.nanosec
 
 
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
-
-
 def diagnostics_values(status) -> dict[str, str]:
     return {kv.key: kv.value for kv in status.values}

@@ -14,12 +14,12 @@ from ros_harness import (
     NodeProcess,
     RosProbe,
     diagnostics_values,
-    iou,
     same_stamp,
     stamp_key,
     unique_namespace,
 )
 
+from fer_ros.core.boxes import box_iou as iou
 from fer_ros.core.labels import EMOTION_LABELS
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.image_convert import image_to_bgr

@@ -10,8 +10,9 @@ import time
 import cv2
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, RosProbe, diagnostics_values, iou, same_stamp, unique_namespace
+from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
 
+from fer_ros.core.boxes import box_iou as iou
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream

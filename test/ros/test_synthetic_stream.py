@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ros_harness import iou
 
+from fer_ros.core.boxes import box_iou as iou
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.tracking import Tracker
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream

@@ -1,0 +1,14 @@
+"""Box arithmetic shared by the tracker, the benchmarks and the tests: boxes are (x, y, width, height)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x, y, width, height) boxes; 0.0 when both are empty."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
