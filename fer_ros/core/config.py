@@ -16,7 +16,7 @@ class PipelineConfig:
     detector: str = "haar"  # "haar" | "mtcnn" | "yunet" (yunet needs detector_model)
     detector_model: str = ""  # path to a YuNet .onnx file (e.g. OpenCV Zoo face_detection_yunet_2023mar.onnx)
     detection_scale: float = 0.5  # detect on the frame resized by this factor (0 < s <= 1), boxes mapped back
-    min_face_size: int = 64  # px at full resolution; smaller faces are not searched for (see EVALUATION.md)
+    min_face_size: int = 48  # px at full resolution; smaller faces are not searched for (see EVALUATION.md)
     detection_threshold: float = 0.7  # MTCNN O-Net / YuNet score threshold (Haar has no score: ignored)
     max_faces: int = 10  # keep at most this many faces (highest score, then largest)
     emotion_model: str = DEFAULT_EMOTION_MODEL  # registry name or path to an .onnx file
