@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +29,8 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+
+from fer_ros.ros.processes import interrupt
 
 REPO = Path(__file__).resolve().parents[2]
 DDS_PROFILE = REPO / "config" / "fastdds_profile.xml"
@@ -123,25 +124,18 @@ def _instrument(node, perception_node_module, messages_module, capacity: int) ->
 
 def run_node(stats_path: Path, ros_args: list[str], capacity: int = 100_000) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from fer_ros.ros import messages, perception_node
 
     rclpy.init(args=["bench_e2e", "--ros-args", *ros_args])
     node = perception_node.PerceptionNode()
     records = _instrument(node, perception_node, messages, capacity)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.stop()
+
+    def write_stats() -> None:
         stats_path.write_text(json.dumps({"records_ms": records.as_dict(), "overflow": records.overflow,
                                           "pid": os.getpid()}))
-        node.destroy_node()
-        rclpy.try_shutdown()
+
+    perception_node.spin_until_shutdown(node, on_stop=write_stats)
     return 0
 
 
@@ -190,13 +184,7 @@ def drive(args: argparse.Namespace) -> dict:
     try:
         result.update(_phases(args, namespace, node_proc, summarize, make_frames))
     finally:
-        if node_proc.poll() is None:
-            node_proc.send_signal(signal.SIGINT)
-            try:
-                node_proc.wait(30)
-            except subprocess.TimeoutExpired:
-                node_proc.kill()
-                node_proc.wait()
+        interrupt(node_proc, timeout=30.0)
         log.close()
     if stats_path.is_file():
         rec = json.loads(stats_path.read_text())["records_ms"]

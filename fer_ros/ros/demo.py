@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from sensor_msgs.msg import Image
 
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.image_convert import image_to_bgr
+from fer_ros.ros.processes import interrupt
 
 NAMESPACE = "/fer_demo"
 
@@ -35,17 +35,6 @@ def _start(module: str, args: list[str]) -> subprocess.Popen:
     # the whole environment goes to the child: the ROS wheels need LD_LIBRARY_PATH next to their marker
     cmd = [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:={NAMESPACE}", *args]
     return subprocess.Popen(cmd, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-
-
-def _stop(proc: subprocess.Popen) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 def _describe(msg: FaceEmotionArray) -> str:
@@ -164,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[demo] no debug frame with a face arrived", flush=True)
         ok = bool(with_faces) and watcher.debug_written
     finally:
-        codes = (_stop(camera), _stop(node))
+        codes = (interrupt(camera), interrupt(node))
         watcher.close()
         print(f"[demo] stopped camera_source and perception_node (exit codes {codes[0]}, {codes[1]})", flush=True)
     return 0 if ok else 1

@@ -230,6 +230,12 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
+    spin_until_shutdown(node)
+    return 0
+
+
+def spin_until_shutdown(node: PerceptionNode, on_stop=None) -> None:
+    """Spin ``node`` until SIGINT or ROS shutdown, then stop its worker, call ``on_stop`` and shut down."""
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
@@ -238,9 +244,10 @@ def main(args: list[str] | None = None) -> int:
         pass
     finally:
         node.stop()
+        if on_stop is not None:
+            on_stop()
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
 
 
 if __name__ == "__main__":
