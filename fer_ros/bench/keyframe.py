@@ -27,6 +27,15 @@ REFINE_MARGIN = 0.5  # Haar: search region = last box grown by this fraction of 
 ONET_GROW = 1.0  # MTCNN: O-Net sees the last box's square grown by this factor (1.15 and 1.3 measured: no gain)
 
 
+
+def _region_around(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Search region (x1, y1, x2, y2) around a tracked box, REFINE_MARGIN box sides each way; None if too small."""
+    x, y, bw, bh = box
+    side = max(bw, bh)
+    x1, y1 = max(int(x - REFINE_MARGIN * side), 0), max(int(y - REFINE_MARGIN * side), 0)
+    x2, y2 = min(int(x + bw + REFINE_MARGIN * side), width), min(int(y + bh + REFINE_MARGIN * side), height)
+    return None if x2 - x1 < 24 or y2 - y1 < 24 else (x1, y1, x2, y2)
+
 class KeyframePipeline:
     """Full detection every ``every`` frames, local re-detection of tracked faces in between."""
 
@@ -51,10 +60,10 @@ class KeyframePipeline:
         for d in self.tracked:
             x, y, bw, bh = d.box
             side = max(bw, bh)
-            x1, y1 = max(int(x - REFINE_MARGIN * side), 0), max(int(y - REFINE_MARGIN * side), 0)
-            x2, y2 = min(int(x + bw + REFINE_MARGIN * side), w), min(int(y + bh + REFINE_MARGIN * side), h)
-            if x2 - x1 < 24 or y2 - y1 < 24:
+            region = _region_around(d.box, w, h)
+            if region is None:
                 continue
+            x1, y1, x2, y2 = region
             s = min(1.0, 48.0 / side)
             roi = gray[y1:y2, x1:x2]
             if s < 1.0:
@@ -79,10 +88,10 @@ class KeyframePipeline:
         for d in self.tracked:
             x, y, bw, bh = d.box
             side = max(bw, bh)
-            x1, y1 = max(int(x - REFINE_MARGIN * side), 0), max(int(y - REFINE_MARGIN * side), 0)
-            x2, y2 = min(int(x + bw + REFINE_MARGIN * side), w), min(int(y + bh + REFINE_MARGIN * side), h)
-            if x2 - x1 < 24 or y2 - y1 < 24:
+            region = _region_around(d.box, w, h)
+            if region is None:
                 continue
+            x1, y1, x2, y2 = region
             s = min(1.0, 64.0 / side)
             roi = cv2.resize(bgr[y1:y2, x1:x2], (max(int((x2 - x1) * s), 24), max(int((y2 - y1) * s), 24)),
                              interpolation=cv2.INTER_AREA)
