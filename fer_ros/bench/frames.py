@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.core.boxes import box_iou
+
 UTKFACE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utkface_dev"
 # Tight square around the astronaut's face in skimage.data.astronaut() (x, y, side), framed like UTKFace.
 ASTRONAUT_FACE = (170, 58, 110)
@@ -108,21 +110,13 @@ def make_frames(n_faces: int, count: int, seed: int = 0, width: int = 640, heigh
     return frames
 
 
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 MATCH_IOU = 0.4  # a detection finds a ground-truth face when their boxes overlap at least this much
 
 
 def count_matches(truth: list[tuple[float, float, float, float]],
                   found: list[tuple[float, float, float, float]], min_iou: float = MATCH_IOU) -> tuple[int, int]:
     """(true positives, false positives): greedy one-to-one matching by IoU."""
-    pairs = sorted(((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
+    pairs = sorted(((box_iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
     used_t: set[int] = set()
     used_f: set[int] = set()
     for score, i, j in pairs:

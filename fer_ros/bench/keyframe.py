@@ -19,6 +19,7 @@ import time
 import cv2
 import numpy as np
 
+from fer_ros.core.boxes import box_iou
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import Detection, FrameResult
@@ -143,13 +144,12 @@ class KeyframePipeline:
 
     def _classify_gender_per_track(self, bgr: np.ndarray, detections: list[Detection], timings: dict) -> list:
         """Emotion for every face; gender only for faces not matched to a tracked face (kept per track)."""
-        from fer_ros.bench.frames import iou
         from fer_ros.core.face_crop import crop_chips
 
         previous = {}
         for i, d in enumerate(detections):
-            best = max(range(len(self.tracked)), key=lambda j: iou(d.box, self.tracked[j].box), default=None)
-            if best is not None and iou(d.box, self.tracked[best].box) >= 0.3 and best < len(self.genders):
+            best = max(range(len(self.tracked)), key=lambda j: box_iou(d.box, self.tracked[j].box), default=None)
+            if best is not None and box_iou(d.box, self.tracked[best].box) >= 0.3 and best < len(self.genders):
                 previous[i] = self.genders[best]
         gender, self.pipeline.gender = self.pipeline.gender, None
         try:
@@ -179,7 +179,7 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
     ``sequences`` streams (seeds ``seed``, ``seed + 1``, ...) are run one after the other with a fresh
     pipeline state each; times, recall and delays are pooled over them.
     """
-    from fer_ros.bench.frames import FaceSequence, count_matches, iou
+    from fer_ros.bench.frames import FaceSequence, count_matches
     from fer_ros.bench.stats import pin_to_cpus, summarize
     from fer_ros.core.tracking import Tracker
 
@@ -206,7 +206,7 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
             found, truth, false_pos = found + tp, truth + len(f.boxes), false_pos + fp
             visible = [j for j, tr in enumerate(seq.tracks) if i >= tr["enter"]]
             for j, box in zip(visible, f.boxes, strict=True):
-                if j not in first_seen and any(iou(box, b) >= 0.4 for b in boxes):
+                if j not in first_seen and any(box_iou(box, b) >= 0.4 for b in boxes):
                     first_seen[j] = i - seq.tracks[j]["enter"]
         delays += [first_seen.get(j, length - t["enter"]) for j, t in enumerate(seq.tracks)]
         never += sum(1 for j in range(len(seq.tracks)) if j not in first_seen)

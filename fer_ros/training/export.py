@@ -11,7 +11,6 @@ must stay below ``tolerance``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fer_ros.core.model_registry import sha256_of
 from fer_ros.training.checkpoint import load_model
 from fer_ros.training.config import TrainConfig
 
@@ -55,10 +55,6 @@ def git_commit(cwd: Path | None = None) -> str:
         return out.stdout.strip() if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def registry_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[str, str]:

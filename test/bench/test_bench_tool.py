@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import REPO, require_ros_messages
+from testsupport import REPO, require_ros_messages
 
 from fer_ros.bench.fer_baseline import run_fer
-from fer_ros.bench.frames import count_matches, iou, make_frames
+from fer_ros.bench.frames import count_matches, make_frames
+from fer_ros.core.boxes import box_iou as iou
 
 HEADLINE_KEYS = ("fps_4faces_1core", "speedup_vs_arriaga", "speedup_vs_fer", "recall_ours", "recall_arriaga",
                  "node_overhead_ms")

@@ -35,6 +35,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
+from fer_ros.bench.stats import proc_memory_mb  # noqa: E402
 from fer_ros.ros.image_convert import fill_image_msg  # noqa: E402
 
 _RUNNING: list[subprocess.Popen] = []
@@ -106,10 +107,7 @@ class NodeProcess:
 
     def rss_mb(self) -> float:
         """Resident memory of the process (MiB)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-        raise RuntimeError("no VmRSS")
+        return proc_memory_mb(self.pid)["rss_mb"]
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGINT, as Ctrl-C would; kill only if it does not exit in time. Returns the exit code."""
