@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import require_ros_messages, ros_env
+from testsupport import require_ros_messages, ros_env
 
 require_ros_messages()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO, require_ros_messages
+from testsupport import REPO, require_ros_messages
 
 require_ros_messages()
 
