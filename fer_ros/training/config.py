@@ -72,6 +72,7 @@ class TrainConfig:
     mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher)
     teacher: str = ""  # checkpoint of the teacher for mode "ld"
     ld_temperature: float = 1.0
+    init_from: str = ""  # checkpoint whose model weights start a new run (fine-tuning; fresh optimiser and schedule)
     epochs: int = 30
     batch_size: int = 128
     seed: int = 0

@@ -147,7 +147,11 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
              time.time() - t0)
     save_config(config, run_dir / "config.json")
 
-    model = build_training_model(config).to(device)
+    model = build_training_model(config)
+    if config.init_from and not (resume and (run_dir / "last.pt").is_file()):
+        model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
+        log.info("initialised the model from %s", config.init_from)
+    model = model.to(device)
     teacher = None
     if config.mode == "ld":
         if not config.teacher:

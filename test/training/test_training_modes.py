@@ -75,6 +75,22 @@ def test_resume_continues_from_last_checkpoint(tmp_path, tiny_dataset):
     assert len(saved["history"]) == 2
 
 
+def test_init_from_starts_a_new_run_from_trained_weights(tmp_path, tiny_dataset):
+    """Fine-tuning: the new run starts from the given checkpoint's weights with a fresh history."""
+    source = tiny_config(tmp_path / "source", tiny_dataset, epochs=2)
+    train(source)
+    source_weights = dict(load_model(tmp_path / "source" / "last.pt")[0].state_dict())
+    config = tiny_config(tmp_path / "finetune", tiny_dataset, epochs=1,
+                         init_from=str(tmp_path / "source" / "last.pt"), optim={"lr": 0.0, "warmup_epochs": 0})
+    metrics = train(config)
+    assert [h["epoch"] for h in metrics["history"]] == [1]
+    tuned = dict(load_model(tmp_path / "finetune" / "last.pt")[0].state_dict())
+    # lr 0 leaves the weights as loaded (only BatchNorm running statistics move)
+    for name, value in source_weights.items():
+        if "running" not in name and "num_batches" not in name:
+            assert torch.equal(value, tuned[name]), name
+
+
 def test_learns_separable_classes(tmp_path, tiny_dataset):
     """The generated classes are trivially separable: a few epochs must beat chance (1/7) clearly."""
     config = tiny_config(tmp_path / "run", tiny_dataset, epochs=8, batch_size=8,
