@@ -26,7 +26,7 @@ from fer_ros.training import augment as aug
 from fer_ros.training.checkpoint import build_training_model, load_checkpoint, load_model, save_checkpoint
 from fer_ros.training.config import TrainConfig, config_to_dict, save_config
 from fer_ros.training.data import ImageSet, inject_label_noise, load_image_folder, stratified_subset
-from fer_ros.training.losses import soft_cross_entropy, teacher_distribution
+from fer_ros.training.losses import adapt_to_teacher, check_teacher_colour, soft_cross_entropy, teacher_distribution
 from fer_ros.training.metrics import accuracy, confusion_matrix, per_class_recall
 from fer_ros.training.scn import SelfCureNetwork, rank_regularisation, relabel
 
@@ -156,7 +156,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if config.mode == "ld":
         if not config.teacher:
             raise ValueError("mode 'ld' needs 'teacher': a checkpoint of the label distribution generator")
-        teacher, _, _ = load_model(config.teacher)
+        teacher, teacher_config, _ = load_model(config.teacher)
+        check_teacher_colour(config.data, teacher_config.data)
         teacher = teacher.to(device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -219,7 +220,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                     targets[idx] = new_y.cpu()
             elif teacher is not None:
                 logits = model(x)
-                loss = soft_cross_entropy(logits, teacher_distribution(teacher, x, config.ld_temperature))
+                teacher_x = adapt_to_teacher(x, config.data, teacher_config.data)
+                loss = soft_cross_entropy(logits, teacher_distribution(teacher, teacher_x, config.ld_temperature))
             else:
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=config.optim.label_smoothing)

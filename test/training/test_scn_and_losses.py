@@ -10,7 +10,8 @@ torch = pytest.importorskip("torch", reason="training tests need the 'train' ext
 
 from torch import nn  # noqa: E402
 
-from fer_ros.training.losses import soft_cross_entropy, teacher_distribution  # noqa: E402
+from fer_ros.training.config import DataConfig  # noqa: E402
+from fer_ros.training.losses import adapt_to_teacher, soft_cross_entropy, teacher_distribution  # noqa: E402
 from fer_ros.training.scn import rank_regularisation, relabel  # noqa: E402
 
 
@@ -69,3 +70,18 @@ def test_teacher_distribution_is_softmax_of_frozen_teacher():
     expected = torch.softmax(torch.tensor([[0.5, 1.0, 1.5]]), dim=1)
     assert torch.allclose(dist, expected, atol=1e-6)
     assert not dist.requires_grad
+
+
+def test_adapt_to_teacher_resizes_and_renormalises():
+    student = DataConfig(input_size=4, mean=0.5, std=0.25)
+    raw = torch.full((2, 1, 4, 4), 0.75)
+    raw[:, :, :2, :] = 0.25  # top half dark
+    x = (raw - 0.5) / 0.25
+    assert adapt_to_teacher(x, student, DataConfig(input_size=4, mean=0.5, std=0.25)) is x
+    teacher = DataConfig(input_size=2, mean=0.0, std=1.0)
+    out = adapt_to_teacher(x, student, teacher)
+    # 4x4 -> 2x2 averages each 2x2 block; teacher normalisation (x - 0) / 1 gives the raw values back
+    assert out.shape == (2, 1, 2, 2)
+    assert torch.allclose(out[:, :, 0, :], torch.tensor(0.25)) and torch.allclose(out[:, :, 1, :], torch.tensor(0.75))
+    with pytest.raises(ValueError, match="colour"):
+        adapt_to_teacher(x, student, DataConfig(colour="rgb"))

@@ -57,7 +57,8 @@ def test_label_distribution_mode_uses_teacher(tmp_path, tiny_dataset):
     train(teacher_cfg)
     student_cfg = tiny_config(tmp_path / "student", tiny_dataset, mode="ld",
                               teacher=str(tmp_path / "teacher" / "best.pt"),
-                              model={"name": "mini_xception", "kwargs": {}})
+                              model={"name": "mini_xception", "kwargs": {}},
+                              data={"input_size": 40})  # the teacher sees the batch resized to its own 32x32
     metrics = train(student_cfg)
     assert metrics["history"][0]["train_loss"] > 0
     with pytest.raises(ValueError, match="teacher"):
