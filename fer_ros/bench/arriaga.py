@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from fer_ros.core.detectors import haar_cascade_path
-from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL, resolve_model
+from fer_ros.core.model_registry import resolve_model
 from fer_ros.core.onnx_session import create_session
 
 EMOTION_OFFSETS = (20, 40)
@@ -29,7 +29,7 @@ class ArriagaPipeline:
         self.cascade = cv2.CascadeClassifier(str(haar_cascade_path()))
         if self.cascade.empty():
             raise RuntimeError(f"cannot load {haar_cascade_path()} (needs opencv-python-headless<5)")
-        _, path = resolve_model(DEFAULT_EMOTION_MODEL, "emotion")
+        _, path = resolve_model("mini-xception-fer2013", "emotion")  # the published model, not our default
         self.session = create_session(path, num_threads)
         self.input_name = self.session.get_inputs()[0].name
 

@@ -132,6 +132,9 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 1
         "resize_interpolation": config.data.interpolation,
         "flip_tta_in_graph": flip_tta,
     }
+    for key in ("init_from", "teacher"):  # runs that started from, or learned from, another checkpoint
+        if getattr(config, key):
+            provenance[key] = getattr(config, key)
     if note:
         provenance["note"] = note
     return export_onnx(model, config, output, provenance, opset=opset, flip_tta=flip_tta)
