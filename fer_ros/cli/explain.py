@@ -1,7 +1,8 @@
 """fer-ros-explain: guided-backpropagation saliency PNG for a face image and a trained checkpoint.
 
-The image should be a face crop (any size; it is resized to the model input). The PNG shows the
-input, the saliency map for the predicted (or ``--target``) class and an overlay, with the label.
+The image is a face crop (any size; it is resized to the model input), or with ``--detect`` a photo
+whose largest face (the core's default detector, square crop) is explained. The PNG shows the input,
+the saliency map for the predicted (or ``--target``) class and an overlay, with the label.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="checkpoint written by fer-ros-train (.pt)")
     parser.add_argument("--output", "-o", help="PNG to write (default: <image stem>_saliency.png)")
     parser.add_argument("--target", help="explain this label instead of the predicted one")
+    parser.add_argument("--detect", action="store_true",
+                        help="the image is a photo: explain its largest face (core default detector, square crop)")
     args = parser.parse_args(argv)
     try:
         import cv2
@@ -35,10 +38,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fer-ros-explain: cannot load model {args.model}: {err}", file=sys.stderr)
         return 1
     d = config.data
-    image = cv2.imread(args.image, cv2.IMREAD_GRAYSCALE if d.colour == "gray" else cv2.IMREAD_COLOR)
+    image = cv2.imread(args.image, cv2.IMREAD_GRAYSCALE if d.colour == "gray" and not args.detect
+                       else cv2.IMREAD_COLOR)
     if image is None:
         print(f"fer-ros-explain: cannot read image {args.image}", file=sys.stderr)
         return 1
+    if args.detect:
+        image = largest_face(image)
+        if image is None:
+            print(f"fer-ros-explain: no face found in {args.image}", file=sys.stderr)
+            return 1
+        if d.colour == "gray":
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     from fer_ros.training.data import INTERPOLATIONS
 
     image = cv2.resize(image, (d.input_size, d.input_size), interpolation=INTERPOLATIONS[d.interpolation])
@@ -69,6 +80,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{output}: {caption}")
     return 0
+
+
+def largest_face(bgr):
+    """96x96 BGR square crop of the largest face found by the core's default detector, or None."""
+    from fer_ros.core.config import PipelineConfig
+    from fer_ros.core.detectors import create_detector
+    from fer_ros.core.face_crop import crop_chip, get_policy
+
+    detections = create_detector(PipelineConfig()).detect(bgr)
+    if not detections:
+        return None
+    largest = max(detections, key=lambda det: det.box[2] * det.box[3])
+    return crop_chip(bgr, largest, get_policy("square"), (96, 96))
 
 
 if __name__ == "__main__":

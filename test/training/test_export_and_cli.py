@@ -93,6 +93,25 @@ def test_export_cli_and_explain_cli(tmp_path, checkpoint, capsys):
     assert picture is not None and picture.shape[1] == 3 * 32 * 4
     assert explain.main([str(tmp_path / "nope.png"), "--model", str(checkpoint)]) == 1
     assert explain.main([str(image_path), "--model", str(checkpoint), "--target", "bored"]) == 1
+    assert explain.main([str(image_path), "--model", str(checkpoint), "--detect"]) == 1  # noise: no face
+    assert "no face found" in capsys.readouterr().err
+
+
+def test_explain_detect_explains_the_face_not_the_whole_photo(tmp_path, checkpoint):
+    import skimage.data
+
+    from fer_ros.cli import explain
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), skimage.data.astronaut()[:, :, ::-1])
+    whole, face = tmp_path / "whole.png", tmp_path / "face.png"
+    assert explain.main([str(photo), "--model", str(checkpoint), "--output", str(whole)]) == 0
+    assert explain.main([str(photo), "--model", str(checkpoint), "--output", str(face), "--detect"]) == 0
+    size = 32 * 4  # tiny test model input x display scale
+    whole_input = cv2.imread(str(whole))[28:, :size, 0].astype(int)
+    face_input = cv2.imread(str(face))[28:, :size, 0].astype(int)
+    # the astronaut's face fills the detected crop: it is brighter and differs from the whole photo
+    assert np.abs(face_input - whole_input).mean() > 20 and face_input.mean() > whole_input.mean()
 
 
 def test_guided_backprop_saliency_is_normalised_and_nonzero(checkpoint):
