@@ -1,19 +1,14 @@
-"""Prototype of the "detect every k-th frame, track in between" lever, measured on a moving-face stream.
+"""The "detect every k-th frame, re-find faces in between" lever, measured on a moving-face stream.
 
-``KeyframePipeline`` wraps the core ``Pipeline``: on every ``every``-th frame it runs the full detector;
-on the frames in between it only re-finds each tracked face inside a small region around its last box
-(Haar: ``detectMultiScale`` on that region, scaled so the face is ~48 px; MTCNN: one batched O-Net call on
-the last boxes, which also gives fresh landmarks; YuNet: the detector on that region scaled to ~64 px
-faces). Faces that are not re-found are dropped until the next
-full detection; new faces are found at the next full detection (at most ``every - 1`` frames late).
-The classifiers run on every frame, on the current boxes.
-
-This lives in the benchmark package as a measured proposal; the product pipeline/node would adopt it
-through their own configuration (see BENCHMARKS.md).
+The lever itself is the core pipeline's ``detect_every`` (``fer_ros.core.redetect``: Haar and YuNet search a
+small region around each previous box, MTCNN runs one batched O-Net call on the previous boxes).
+``KeyframePipeline`` adds what is only measured here so far: gender classified once per tracked face
+(``gender_per_track``) and bench-side detector settings (``detector_attrs``, see BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import cv2
@@ -24,123 +19,36 @@ from fer_ros.core.config import PipelineConfig
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import Detection, FrameResult
 
-REFINE_MARGIN = 0.5  # Haar: search region = last box grown by this fraction of its size on each side
-ONET_GROW = 1.0  # MTCNN: O-Net sees the last box's square grown by this factor (1.15 and 1.3 measured: no gain)
-
-
-
-def _region_around(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int] | None:
-    """Search region (x1, y1, x2, y2) around a tracked box, REFINE_MARGIN box sides each way; None if too small."""
-    x, y, bw, bh = box
-    side = max(bw, bh)
-    x1, y1 = max(int(x - REFINE_MARGIN * side), 0), max(int(y - REFINE_MARGIN * side), 0)
-    x2, y2 = min(int(x + bw + REFINE_MARGIN * side), width), min(int(y + bh + REFINE_MARGIN * side), height)
-    return None if x2 - x1 < 24 or y2 - y1 < 24 else (x1, y1, x2, y2)
 
 class KeyframePipeline:
-    """Full detection every ``every`` frames, local re-detection of tracked faces in between."""
+    """The core pipeline with ``detect_every`` = ``every``, optionally with gender kept per tracked face."""
 
     def __init__(self, config: PipelineConfig, every: int = 5, gender_per_track: bool = False,
                  detector_attrs: dict | None = None):
-        self.pipeline = Pipeline(config)
-        self.every = max(int(every), 1)
+        self.pipeline = Pipeline(dataclasses.replace(config, detect_every=max(int(every), 1)))
+        self.every = self.pipeline.config.detect_every
         self.gender_per_track = gender_per_track
-        self.index = 0
-        self.tracked: list[Detection] = []
-        self.genders: list[tuple[str, float]] = []  # cached gender of each tracked face
         base = self.pipeline.detector.detector
         for name, value in (detector_attrs or {}).items():  # bench-side detector settings (see BENCHMARKS.md)
             setattr(base, name, tuple(value) if isinstance(value, list) else value)
-        self.kind = config.detector
-        self._base = base
+        self.reset()
 
-    def _refine_haar(self, bgr: np.ndarray) -> list[Detection]:
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        h, w = gray.shape
-        out = []
-        for d in self.tracked:
-            x, y, bw, bh = d.box
-            side = max(bw, bh)
-            region = _region_around(d.box, w, h)
-            if region is None:
-                continue
-            x1, y1, x2, y2 = region
-            s = min(1.0, 48.0 / side)
-            roi = gray[y1:y2, x1:x2]
-            if s < 1.0:
-                roi = cv2.resize(roi, (max(int((x2 - x1) * s), 24), max(int((y2 - y1) * s), 24)),
-                                 interpolation=cv2.INTER_AREA)
-            f = side * s
-            found = self._base.cascade.detectMultiScale(roi, 1.1, 3, minSize=(int(0.7 * f), int(0.7 * f)),
-                                                        maxSize=(int(1.4 * f) + 1, int(1.4 * f) + 1))
-            if len(found) == 0:
-                continue
-            cx, cy = x + bw / 2, y + bh / 2
-            best = min(found, key=lambda b: ((x1 + (b[0] + b[2] / 2) / s) - cx) ** 2
-                       + ((y1 + (b[1] + b[3] / 2) / s) - cy) ** 2)
-            bx, by, bw2, bh2 = (float(v) for v in best)
-            out.append(Detection(box=(x1 + bx / s, y1 + by / s, bw2 / s, bh2 / s), score=1.0))
-        return out
-
-    def _refine_roi(self, bgr: np.ndarray) -> list[Detection]:
-        """Any detector (YuNet): run it on the region around each tracked face, scaled to ~64 px faces."""
-        h, w = bgr.shape[:2]
-        out = []
-        for d in self.tracked:
-            x, y, bw, bh = d.box
-            side = max(bw, bh)
-            region = _region_around(d.box, w, h)
-            if region is None:
-                continue
-            x1, y1, x2, y2 = region
-            s = min(1.0, 64.0 / side)
-            roi = cv2.resize(bgr[y1:y2, x1:x2], (max(int((x2 - x1) * s), 24), max(int((y2 - y1) * s), 24)),
-                             interpolation=cv2.INTER_AREA)
-            found = self._base.detect(roi, 0.6 * side * s)
-            if not found:
-                continue
-            cx, cy = x + bw / 2, y + bh / 2
-            best = min(found, key=lambda f: (x1 + (f.box[0] + f.box[2] / 2) / s - cx) ** 2
-                       + (y1 + (f.box[1] + f.box[3] / 2) / s - cy) ** 2)
-            bx, by, bw2, bh2 = best.box
-            lm = None if best.landmarks is None else (best.landmarks / s + np.array([x1, y1], np.float32))
-            out.append(Detection(box=(x1 + bx / s, y1 + by / s, bw2 / s, bh2 / s), score=best.score,
-                                 landmarks=None if lm is None else lm.astype(np.float32)))
-        return out
-
-    def _refine_mtcnn(self, bgr: np.ndarray) -> list[Detection]:
-        if not self.tracked:
-            return []
-        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-        boxes = np.array([[x, y, x + w, y + h, d.score] for d in self.tracked for x, y, w, h in [d.box]])
-        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * ONET_GROW
-        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        sq = np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, boxes[:, 4]], axis=1)
-        found, landmarks = self._base._stage3(rgb, sq)
-        return [Detection(box=(float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])),
-                          score=float(b[4]), landmarks=lm.astype(np.float32))
-                for b, lm in zip(found, landmarks, strict=True)]
+    def reset(self) -> None:
+        self.pipeline.reset()
+        self.tracked: list[Detection] = []
+        self.genders: list[tuple[str, float]] = []  # cached gender of each tracked face
 
     def process(self, bgr: np.ndarray) -> FrameResult:
+        if not (self.gender_per_track and self.pipeline.gender is not None):
+            return self.pipeline.process(bgr)
         t0 = time.perf_counter()
-        if self.index % self.every == 0:
-            detections = self.pipeline.detector.detect(bgr)
-            stage = "detect"
-        else:
-            detections = (self._refine_mtcnn(bgr) if self.kind == "mtcnn" else self._refine_haar(bgr)
-                          if self.kind == "haar" else self._refine_roi(bgr))
-            stage = "refine"
-        self.index += 1
-        timings = {stage: (time.perf_counter() - t0) * 1e3}
-        if self.gender_per_track and self.pipeline.gender is not None:
-            faces = self._classify_gender_per_track(bgr, detections, timings)
-        else:
-            faces = self.pipeline.classify(bgr, detections, timings)
+        detections, full = self.pipeline.detect_in_stream(bgr)
+        timings = {"detect": (time.perf_counter() - t0) * 1e3}
+        faces = self._classify_gender_per_track(bgr, detections, timings)
         self.tracked = detections
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(width=bgr.shape[1], height=bgr.shape[0], faces=faces,
-                           emotion_labels=self.pipeline.emotion_labels, timings_ms=timings)
-
+                           emotion_labels=self.pipeline.emotion_labels, timings_ms=timings, full_detection=full)
 
     def _classify_gender_per_track(self, bgr: np.ndarray, detections: list[Detection], timings: dict) -> list:
         """Emotion for every face; gender only for faces not matched to a tracked face (kept per track)."""
@@ -194,7 +102,7 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
         tracker = Tracker()
         for f in frames[:every]:  # warm-up on the first frames, then start the stream over
             runner.process(f.bgr)
-        runner.index, runner.tracked, runner.genders = 0, [], []
+        runner.reset()
         first_seen: dict[int, int] = {}
         for i, f in enumerate(frames):
             t = time.perf_counter()

@@ -19,6 +19,9 @@ class PipelineConfig:
     min_face_size: int = 48  # px at full resolution; smaller faces are not searched for (see EVALUATION.md)
     detection_threshold: float = 0.7  # MTCNN O-Net / YuNet score threshold (Haar has no score: ignored)
     max_faces: int = 10  # keep at most this many faces (highest score, then largest)
+    # full detection on every N-th frame of a stream; in between, the previous faces are only re-found near
+    # their boxes (much cheaper; new faces wait for the next full detection). 1 = every frame is searched
+    detect_every: int = 1
     emotion_model: str = DEFAULT_EMOTION_MODEL  # registry name or path to an .onnx file
     gender_model: str = DEFAULT_GENDER_MODEL  # registry name or path; "" disables gender
     emotion_crop: str = ""  # crop policy override (fer_ros.core.face_crop.CROP_POLICIES); "" = model's own
@@ -33,5 +36,5 @@ class PipelineConfig:
                              "(download face_detection_yunet_2023mar.onnx from the OpenCV Zoo)")
         if not 0.0 < self.detection_scale <= 1.0:
             raise ValueError(f"detection_scale must be in (0, 1], got {self.detection_scale}")
-        if self.min_face_size < 1 or self.max_faces < 1 or self.num_threads < 1:
-            raise ValueError("min_face_size, max_faces and num_threads must be >= 1")
+        if min(self.min_face_size, self.max_faces, self.num_threads, self.detect_every) < 1:
+            raise ValueError("min_face_size, max_faces, num_threads and detect_every must be >= 1")

@@ -6,7 +6,9 @@
 * ``yunet``: ``cv2.FaceDetectorYN`` on a user-supplied YuNet ONNX file, boxes + 5 landmarks.
 
 :class:`ScaledDetector` runs any of them on a frame resized by ``detection_scale`` and maps boxes and
-landmarks back; it also applies ``min_face_size`` (full-res pixels) and ``max_faces``.
+landmarks back; it also applies ``min_face_size`` (full-res pixels) and ``max_faces``. Every detector
+can also ``redetect(bgr, previous)``: find the previous frame's faces again near their boxes
+(``fer_ros.core.redetect``; the pipeline's ``detect_every``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ import cv2
 import numpy as np
 
 from fer_ros.core.config import PipelineConfig
+from fer_ros.core.redetect import redetect_near
 from fer_ros.core.results import Detection
 
 
 class FaceDetector(Protocol):
     def detect(self, bgr: np.ndarray, min_face_size: int) -> list[Detection]:
         """Faces in ``bgr`` (pixels of that image), none smaller than ``min_face_size``."""
+        ...
+
+    def redetect(self, bgr: np.ndarray, previous: list[Detection]) -> list[Detection]:
+        """The ``previous`` faces found again near their boxes (pixels of ``bgr``); lost ones are left out."""
         ...
 
 
@@ -47,6 +54,16 @@ class HaarDetector:
         side = max(round(float(min_face_size)), 1)
         boxes = self.cascade.detectMultiScale(gray, self.scale_factor, self.min_neighbors, minSize=(side, side))
         return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
+
+    def redetect(self, bgr: np.ndarray, previous: list[Detection]) -> list[Detection]:
+        # a finer scale step and fewer neighbours than a full search: the region holds one face of known size
+        def find(region: np.ndarray, side: float) -> list[Detection]:
+            boxes = self.cascade.detectMultiScale(region, 1.1, 3, minSize=(int(0.7 * side),) * 2,
+                                                  maxSize=(int(1.4 * side) + 1,) * 2)
+            return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
+
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
+        return redetect_near(gray, previous, find, target_side=48.0)
 
 
 class YuNetDetector:
@@ -74,6 +91,9 @@ class YuNetDetector:
                                  landmarks=np.asarray(f[4:14], np.float32).reshape(5, 2)))
         return out
 
+    def redetect(self, bgr: np.ndarray, previous: list[Detection]) -> list[Detection]:
+        return redetect_near(bgr, previous, lambda region, side: self.detect(region, 0.6 * side), target_side=64.0)
+
 
 class ScaledDetector:
     """Detect on a downscaled copy of the frame and map results back to full resolution."""
@@ -94,11 +114,16 @@ class ScaledDetector:
         out = []
         for d in found:
             x, y, w, h = d.box
-            box = (x * sx, y * sy, w * sx, h * sy)
-            if min(box[2], box[3]) < self.min_face_size:
-                continue
             lm = None if d.landmarks is None else (d.landmarks * np.array([sx, sy], np.float32)).astype(np.float32)
-            out.append(Detection(box=box, score=d.score, landmarks=lm))
+            out.append(Detection(box=(x * sx, y * sy, w * sx, h * sy), score=d.score, landmarks=lm))
+        return self._select(out)
+
+    def redetect(self, bgr: np.ndarray, previous: list[Detection]) -> list[Detection]:
+        """Previous faces found again near their boxes; the regions are scaled on their own, not by ``scale``."""
+        return self._select(self.detector.redetect(bgr, previous)) if previous else []
+
+    def _select(self, found: list[Detection]) -> list[Detection]:
+        out = [d for d in found if min(d.box[2], d.box[3]) >= self.min_face_size]
         out.sort(key=lambda d: (-d.score, -d.box[2] * d.box[3]))
         return out[: self.max_faces]
 

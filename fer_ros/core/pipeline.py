@@ -4,7 +4,10 @@
     result = pipe.process(bgr)   # uint8 HxWx3 BGR; gray and BGRA are converted, anything else: ValueError
 
 Stage timings (ms) in ``result.timings_ms``: detect, align, gender, emotion, total.
-Tracking/smoothing is not done here (see ``fer_ros.core.tracking``).
+Tracking/smoothing is not done here (see ``fer_ros.core.tracking``). With ``detect_every`` N > 1,
+``process`` treats its frames as one stream: the full detector runs on every N-th frame (and whenever no
+face is known), the frames in between only re-find the previous faces (``fer_ros.core.redetect``);
+``reset()`` starts a new stream.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ class Pipeline:
         self.emotion_policy = get_policy(self.config.emotion_crop or self.emotion.spec.face_crop)
         self.gender_policy = (get_policy(self.config.gender_crop or self.gender.spec.face_crop)
                               if self.gender else None)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame's faces: the next frame gets a full detection."""
+        self._previous: list[Detection] = []
+        self._previous_shape: tuple[int, ...] = ()
+        self._since_full = 0
 
     @property
     def emotion_labels(self) -> tuple[str, ...]:
@@ -73,9 +83,23 @@ class Pipeline:
     def process(self, image: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()
         bgr = as_bgr(image)
-        detections = self.detector.detect(bgr)
+        detections, full = self.detect_in_stream(bgr)
         timings = {"detect": (time.perf_counter() - t0) * 1e3}
         faces = self.classify(bgr, detections, timings)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(width=bgr.shape[1], height=bgr.shape[0], faces=faces,
-                           emotion_labels=self.emotion_labels, timings_ms=timings)
+                           emotion_labels=self.emotion_labels, timings_ms=timings, full_detection=full)
+
+    def detect_in_stream(self, bgr: np.ndarray) -> tuple[list[Detection], bool]:
+        """(detections, whether the full detector ran) for the next frame of the stream."""
+        every = self.config.detect_every
+        if (every > 1 and self._previous and self._since_full < every - 1
+                and bgr.shape == self._previous_shape):
+            detections, full = self.detector.redetect(bgr, self._previous), False
+            self._since_full += 1
+        else:
+            detections, full = self.detector.detect(bgr), True
+            self._since_full = 0
+        if every > 1:
+            self._previous, self._previous_shape = detections, bgr.shape
+        return detections, full

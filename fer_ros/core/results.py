@@ -42,6 +42,7 @@ class FrameResult:
     faces: list[Face] = field(default_factory=list)
     emotion_labels: tuple[str, ...] = EMOTION_LABELS
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
+    full_detection: bool = True  # False: faces re-found near the previous frame's (PipelineConfig.detect_every)
 
 
 def face_to_dict(face: Face, emotion_labels: tuple[str, ...] = EMOTION_LABELS) -> dict:

@@ -74,6 +74,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
           low=0.0, high=1.0),
     _pipe("max_faces", "at most this many faces per frame (highest score, then largest)",
           low=1, high=256, step=1),
+    _pipe("detect_every", "full face detection on every N-th processed frame; in between, the previous faces "
+          "are only re-found near their boxes (much faster; a new face waits up to N-1 frames). 1 = always",
+          low=1, high=1000, step=1),
     _pipe("emotion_model", "emotion model: registry name or .onnx path"),
     _pipe("gender_model", "gender model: registry name or .onnx path; empty disables gender"),
     _pipe("emotion_crop", "crop policy for the emotion model (a name from CROP_POLICIES in "

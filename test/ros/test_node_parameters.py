@@ -107,6 +107,23 @@ def test_valid_changes_take_effect_on_the_next_frame(setup):
     assert [value_of(p) for p in get_params(s, "min_face_size", "detection_scale", "smoothing")] == [48, 1.0, "off"]
 
 
+def test_detect_every_follows_the_moving_face(setup):
+    from fer_ros.core.boxes import box_iou
+
+    s = setup
+    results = set_params(s, detect_every=3, smoothing="off")
+    assert all(r.successful for r in results), [r.reason for r in results]
+    for _ in range(6):  # two full detections, four frames where the face is only re-found near its last box
+        reply = next_frame(s)
+        truth = s["stream"].face_box(s["index"][0])
+        assert len(reply.faces) == 1 and reply.faces[0].emotion == "happy"
+        face = reply.faces[0]
+        assert box_iou((face.x, face.y, face.width, face.height), truth) > 0.5
+    (result,) = set_params(s, detect_every=1)
+    assert result.successful and len(next_frame(s).faces) == 1
+    assert not set_params(s, detect_every=0)[0].successful
+
+
 @pytest.mark.parametrize("values,words", [
     ({"detector": "sphinx"}, "not one of"),
     ({"smoothing": "median"}, "not one of"),
