@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-face-size", type=int, default=defaults.min_face_size)
     p.add_argument("--detection-threshold", type=float, default=defaults.detection_threshold)
     p.add_argument("--max-faces", type=int, default=defaults.max_faces)
+    p.add_argument("--detect-every", type=int, default=defaults.detect_every,
+                   help="videos/webcam: full face detection on every N-th frame, faces re-found near their "
+                        "last boxes in between (images are always searched in full)")
     p.add_argument("--emotion-model", default=defaults.emotion_model)
     p.add_argument("--gender-model", default=defaults.gender_model, help="'' disables gender")
     p.add_argument("--threads", type=int, default=defaults.num_threads, help="onnxruntime intra-op threads")
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         detector=args.detector, detector_model=args.detector_model, detection_scale=args.detection_scale,
         min_face_size=args.min_face_size, detection_threshold=args.detection_threshold,
         max_faces=args.max_faces, emotion_model=args.emotion_model, gender_model=args.gender_model,
-        num_threads=args.threads,
+        num_threads=args.threads, detect_every=args.detect_every,
     )
     try:
         pipe = Pipeline(config)
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 if image is None or image.dtype != np.uint8:
                     print(f"warning: skipping unreadable or non-8-bit image {path}", file=sys.stderr)
                     continue
+                pipe.reset()  # unrelated images: no re-finding of the previous image's faces
                 result = pipe.process(image)
                 emit(str(path), 0, result)
                 if not args.no_draw:

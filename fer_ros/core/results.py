@@ -63,10 +63,11 @@ def face_to_dict(face: Face, emotion_labels: tuple[str, ...] = EMOTION_LABELS) -
 
 
 def frame_to_dict(result: FrameResult) -> dict:
-    """JSON-ready dict of one frame: width, height, timings_ms, faces (see face_to_dict)."""
+    """JSON-ready dict of one frame: width, height, full_detection, timings_ms, faces (see face_to_dict)."""
     return {
         "width": result.width,
         "height": result.height,
+        "full_detection": result.full_detection,
         "timings_ms": {k: round(float(v), 3) for k, v in result.timings_ms.items()},
         "faces": [face_to_dict(f, result.emotion_labels) for f in result.faces],
     }

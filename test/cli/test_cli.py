@@ -52,6 +52,12 @@ def test_infer_folder_and_video(tmp_path):
     assert len(ids) == 1 and "" not in ids  # one stable track
     assert (tmp_path / "v" / "clip.mp4").stat().st_size > 0
 
+    jsonl = tmp_path / "every3.jsonl"
+    assert infer.main([str(video), "--no-draw", "--jsonl", str(jsonl), "--quiet", "--detect-every", "3"]) == 0
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["full_detection"] for r in records] == [True, False, False, True, False, False]
+    assert [len(r["faces"]) for r in records] == [1] * 6
+
 
 def test_infer_bad_input_is_a_clear_error(tmp_path, capsys):
     assert infer.main([str(tmp_path / "missing.mp4"), "--no-draw", "--quiet"]) == 2
