@@ -1,20 +1,27 @@
-"""The emotion model trained with fer_ros.training ships in models/ and is selectable by registry name."""
+"""The emotion models trained with fer_ros.training ship in models/, by registry name; one is the default."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import skimage.data
 
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.labels import EMOTION_LABELS
+from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.core.pipeline import Pipeline
 
 
-def test_pipeline_with_trained_model_by_name_finds_the_smiling_astronaut():
-    pipe = Pipeline(PipelineConfig(emotion_model="fer-resnet-fer2013"))
+@pytest.mark.parametrize("name", ["fer-resnet-fer2013", "fer-resnet-fer2013-flip"])
+def test_pipeline_with_trained_model_by_name_finds_the_smiling_astronaut(name):
+    pipe = Pipeline(PipelineConfig(emotion_model=name))
     assert pipe.emotion.input_size == (40, 40) and tuple(pipe.emotion.labels) == EMOTION_LABELS
     result = pipe.process(np.ascontiguousarray(skimage.data.astronaut()[:, :, ::-1]))
     assert len(result.faces) == 1
     face = result.faces[0]
     assert face.emotion == "happy" and face.emotion_confidence > 0.5
     assert face.emotion_scores.shape == (7,) and abs(float(face.emotion_scores.sum()) - 1.0) < 1e-4
+
+
+def test_the_trained_model_is_the_default():
+    assert DEFAULT_EMOTION_MODEL == "fer-resnet-fer2013" and PipelineConfig().emotion_model == DEFAULT_EMOTION_MODEL
