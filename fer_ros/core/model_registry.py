@@ -99,6 +99,10 @@ def _mtcnn_provenance(net: str) -> Provenance:
     )
 
 
+# the trained compact ResNet (fer_ros.training; no package provenance): plain and flip-averaged exports
+_FER_RESNET_PREPROCESSING = dict(kind="emotion", input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
+                                 labels=EMOTION_LABELS, face_crop="square", provenance=None)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -117,19 +121,15 @@ MODELS: dict[str, ModelSpec] = {
             provenance=_AGE_GENDER, notes="dlib Cydral gender classifier; trained on 5-point aligned chips",
         ),
         ModelSpec(
-            name="fer-resnet-fer2013", kind="emotion", file="emotion_fer_resnet_fer2013.onnx",
-            sha256="f9715865bd44196bbeb2ad42907d524ec52898e80fb2552198abe10e21ac1e41",
-            input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,), labels=EMOTION_LABELS,
-            face_crop="square", provenance=None,
+            name="fer-resnet-fer2013", file="emotion_fer_resnet_fer2013.onnx",
+            sha256="f9715865bd44196bbeb2ad42907d524ec52898e80fb2552198abe10e21ac1e41", **_FER_RESNET_PREPROCESSING,
             notes="the default: trained here with fer_ros.training (compact ResNet, 1.23 M parameters): "
                   "65.23 % on FER-2013 val vs 58.37 % for the seed; training provenance in "
                   "models/MODELS.md and the file's metadata",
         ),
         ModelSpec(
-            name="fer-resnet-fer2013-flip", kind="emotion", file="emotion_fer_resnet_fer2013_flip.onnx",
-            sha256="06dce9b660ccfd6c26b999de99306405ad8c2c91de5378c7a29580908ab25dc7",
-            input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,), labels=EMOTION_LABELS,
-            face_crop="square", provenance=None,
+            name="fer-resnet-fer2013-flip", file="emotion_fer_resnet_fer2013_flip.onnx",
+            sha256="06dce9b660ccfd6c26b999de99306405ad8c2c91de5378c7a29580908ab25dc7", **_FER_RESNET_PREPROCESSING,
             notes="the same network, averaging the face and its mirror image inside the graph: 65.59 % on "
                   "FER-2013 val for twice the cost per face",
         ),
