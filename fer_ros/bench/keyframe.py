@@ -14,6 +14,7 @@ import time
 import cv2
 import numpy as np
 
+from fer_ros.bench.stages import apply_detector_attrs
 from fer_ros.core.boxes import box_iou
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.pipeline import Pipeline
@@ -26,11 +27,8 @@ class KeyframePipeline:
     def __init__(self, config: PipelineConfig, every: int = 5, gender_per_track: bool = False,
                  detector_attrs: dict | None = None):
         self.pipeline = Pipeline(dataclasses.replace(config, detect_every=max(int(every), 1)))
-        self.every = self.pipeline.config.detect_every
         self.gender_per_track = gender_per_track
-        base = self.pipeline.detector.detector
-        for name, value in (detector_attrs or {}).items():  # bench-side detector settings (see BENCHMARKS.md)
-            setattr(base, name, tuple(value) if isinstance(value, list) else value)
+        apply_detector_attrs(self.pipeline, detector_attrs or {})  # bench-side settings (see BENCHMARKS.md)
         self.reset()
 
     def reset(self) -> None:

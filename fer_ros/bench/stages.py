@@ -36,6 +36,12 @@ class StageJob:
     detector_attrs: dict = field(default_factory=dict)  # bench-side detector settings, e.g. {"min_neighbors": 3}
 
 
+def apply_detector_attrs(pipeline, attrs: dict) -> None:
+    """Set bench-side detector settings that PipelineConfig does not expose (yet) on ``pipeline``'s detector."""
+    for name, value in attrs.items():
+        setattr(pipeline.detector.detector, name, tuple(value) if isinstance(value, list) else value)
+
+
 def _measure(job: StageJob) -> dict:
     import cv2
     import numpy as np
@@ -56,8 +62,7 @@ def _measure(job: StageJob) -> dict:
         from fer_ros.core.tracking import Tracker
 
         pipeline = Pipeline(PipelineConfig(**{**job.pipeline, "num_threads": job.threads}))
-        for name, value in job.detector_attrs.items():  # settings PipelineConfig does not expose (yet)
-            setattr(pipeline.detector.detector, name, tuple(value) if isinstance(value, list) else value)
+        apply_detector_attrs(pipeline, job.detector_attrs)
         tracker, runner = Tracker(), None
     out: dict = {"name": job.name, "job": asdict(job), "cpus": sorted(cpus), "by_faces": {}}
     for n_faces in job.face_counts:

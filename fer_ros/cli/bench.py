@@ -123,6 +123,12 @@ def _run_e2e(args, mode, out_dir: Path) -> dict:
     return {"error": f"end-to-end driver exited {proc.returncode} without a result: {tail}"}
 
 
+def _other_one_thread_jobs(result: dict, default: dict) -> list[dict]:
+    """The measured 1-thread fer_ros configurations other than the default (compared with the baselines too)."""
+    return [job for job in result["stages"] if job is not default and job["name"] != "arriaga"
+            and job["job"]["threads"] == 1 and "error" not in job]
+
+
 def _summary(result: dict) -> dict:
     stages = {(j["name"], j["job"]["threads"]): j for j in result["stages"] if "error" not in j}
     default = next((j for (name, t), j in stages.items() if name.startswith("default") and t == 1), None)
@@ -186,9 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     default = next(j for j in result["stages"] if j["name"].startswith("default") and j["job"]["threads"] == 1)
     if "error" not in arriaga and "error" not in default:
         result["comparison"]["arriaga"] = report.comparison(default, arriaga)
-        for job in result["stages"]:  # every other 1-thread configuration against Arriaga, for the analysis
-            if job is not default and job["name"] != "arriaga" and job["job"]["threads"] == 1 and "error" not in job:
-                result.setdefault("comparison_other_configs", {})[job["name"]] = report.comparison(job, arriaga)
+        for job in _other_one_thread_jobs(result, default):  # against Arriaga too, for the analysis
+            result.setdefault("comparison_other_configs", {})[job["name"]] = report.comparison(job, arriaga)
 
     result["stream_levers"] = []
     haar, haar_attrs = TUNED["haar-tuned"]
@@ -226,11 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         if "error" not in fer:
             fer_stage = report.fer_as_stage_result(fer, frames_by_count)
             result["comparison"]["fer"] = report.comparison(default, fer_stage, n_frames=mode[3])
-            for job in result["stages"]:
-                if job is not default and job["name"] != "arriaga" and job["job"]["threads"] == 1 \
-                        and "error" not in job:
-                    result.setdefault("comparison_other_configs_vs_fer", {})[job["name"]] = report.comparison(
-                        job, fer_stage, n_frames=mode[3])
+            for job in _other_one_thread_jobs(result, default):
+                result.setdefault("comparison_other_configs_vs_fer", {})[job["name"]] = report.comparison(
+                    job, fer_stage, n_frames=mode[3])
 
     if args.skip_ros:
         result["e2e"] = {"error": "skipped (--skip-ros)"}

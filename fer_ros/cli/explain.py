@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fer-ros-explain: cannot read image {args.image}", file=sys.stderr)
         return 1
     if args.detect:
-        image = largest_face(image)
+        image = largest_face(image, d.input_size)
         if image is None:
             print(f"fer-ros-explain: no face found in {args.image}", file=sys.stderr)
             return 1
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def largest_face(bgr):
-    """96x96 BGR square crop of the largest face found by the core's default detector, or None."""
+def largest_face(bgr, size: int):
+    """Square BGR crop, ``size`` px as the product crops it, of the default detector's largest face; or None."""
     from fer_ros.core.config import PipelineConfig
     from fer_ros.core.detectors import create_detector
     from fer_ros.core.face_crop import crop_chip, get_policy
@@ -92,7 +92,7 @@ def largest_face(bgr):
     if not detections:
         return None
     largest = max(detections, key=lambda det: det.box[2] * det.box[3])
-    return crop_chip(bgr, largest, get_policy("square"), (96, 96))
+    return crop_chip(bgr, largest, get_policy("square"), (size, size))
 
 
 if __name__ == "__main__":

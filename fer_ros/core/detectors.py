@@ -50,20 +50,23 @@ class HaarDetector:
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
 
     def detect(self, bgr: np.ndarray, min_face_size: int = 24) -> list[Detection]:
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
         side = max(round(float(min_face_size)), 1)
-        boxes = self.cascade.detectMultiScale(gray, self.scale_factor, self.min_neighbors, minSize=(side, side))
-        return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
+        return self._cascade(_gray(bgr), self.scale_factor, self.min_neighbors, minSize=(side, side))
 
     def redetect(self, bgr: np.ndarray, previous: list[Detection]) -> list[Detection]:
         # a finer scale step and fewer neighbours than a full search: the region holds one face of known size
         def find(region: np.ndarray, side: float) -> list[Detection]:
-            boxes = self.cascade.detectMultiScale(region, 1.1, 3, minSize=(int(0.7 * side),) * 2,
-                                                  maxSize=(int(1.4 * side) + 1,) * 2)
-            return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
+            return self._cascade(region, 1.1, 3, minSize=(int(0.7 * side),) * 2, maxSize=(int(1.4 * side) + 1,) * 2)
 
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        return redetect_near(gray, previous, find, target_side=48.0)
+        return redetect_near(_gray(bgr), previous, find, target_side=48.0)
+
+    def _cascade(self, gray: np.ndarray, scale_factor: float, min_neighbors: int, **sizes) -> list[Detection]:
+        boxes = self.cascade.detectMultiScale(gray, scale_factor, min_neighbors, **sizes)
+        return [Detection(box=(float(x), float(y), float(w), float(h)), score=1.0) for x, y, w, h in boxes]
+
+
+def _gray(bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
 
 
 class YuNetDetector:

@@ -147,8 +147,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
              time.time() - t0)
     save_config(config, run_dir / "config.json")
 
+    resuming = resume and (run_dir / "last.pt").is_file()
     model = build_training_model(config)
-    if config.init_from and not (resume and (run_dir / "last.pt").is_file()):
+    if config.init_from and not resuming:  # a resumed run continues from its own last.pt instead
         model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
         log.info("initialised the model from %s", config.init_from)
     model = model.to(device)
@@ -174,7 +175,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(config.seed)
     targets = torch.from_numpy(train_set.targets.copy())
 
-    if resume and (run_dir / "last.pt").is_file():
+    if resuming:
         state = load_checkpoint(run_dir / "last.pt")
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
