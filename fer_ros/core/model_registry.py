@@ -209,7 +209,7 @@ def _numbers(text: str) -> tuple[float, ...]:
 
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
-    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
+    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS, "temporal": EMOTION_LABELS}.get(kind, ())
     labels = tuple(s.strip() for s in metadata["labels"].split(",")) if metadata.get("labels") else default_labels
     size = _numbers(metadata.get("input_size", "64,64"))
     input_size = (int(size[0]), int(size[-1]))

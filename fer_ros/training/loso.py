@@ -1,0 +1,105 @@
+"""Leave-one-subject-out evaluation of MGLN against the single-frame default, on the same folds.
+
+``run_loso(config)`` trains one ``mgln`` run per subject (``<run_dir>/fold_<subject>``, resumable; a
+finished fold is reused), holding that subject's sequences out, and scores each held-out sequence by:
+
+* ``mgln`` (fused), ``mgln_gfm`` and ``mgln_pbm`` (its two modules alone) on first/middle/last frame;
+* ``single_frame_peak``: the default emotion model (``DEFAULT_EMOTION_MODEL``) on the last frame, cut
+  with that model's own crop policy from the same cached detections;
+* ``temporal_average``: the mean of the default model's scores over every frame of the sequence.
+
+Accuracy is reported over all labels (a "neutral" answer is wrong) and restricted to the classes the
+data has (argmax over those only, the usual CK+ protocol). ``<run_dir>/loso.json`` holds everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fer_ros.core.classifiers import EmotionClassifier
+from fer_ros.core.face_crop import crop_chip
+from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
+from fer_ros.training.config import TrainConfig
+from fer_ros.training.metrics import accuracy, confusion_matrix, per_class_recall
+from fer_ros.training.sequences import FaceSequence, load_face_sequences
+
+log = logging.getLogger("fer_ros.training")
+
+
+def single_frame_scores(sequences: list[FaceSequence], model: str = DEFAULT_EMOTION_MODEL) -> dict[str, np.ndarray]:
+    """Default-model probabilities on the last frame and averaged over all frames, per sequence."""
+    clf = EmotionClassifier.from_model(model)
+    peak, average = [], []
+    for seq in sequences:
+        chips = [crop_chip(cv2.imread(str(f), cv2.IMREAD_COLOR), d, clf.crop_policy, tuple(clf.input_size))
+                 for f, d in zip(seq.frames, seq.original_detections)]
+        p = clf.predict(chips)
+        peak.append(p[-1])
+        average.append(p.mean(axis=0))
+    return {"single_frame_peak": np.stack(peak), "temporal_average": np.stack(average)}
+
+
+def score(probabilities: np.ndarray, targets: np.ndarray, labels: tuple[str, ...],
+          subjects: list[str]) -> dict[str, Any]:
+    """Accuracy (all labels and restricted to the present classes), recall, confusion, per-subject accuracy."""
+    present = sorted(set(targets.tolist()))
+    restricted = np.full_like(probabilities, -np.inf)
+    restricted[:, present] = probabilities[:, present]
+    out: dict[str, Any] = {}
+    for name, pred in (("all_labels", probabilities.argmax(1)), ("present_classes", restricted.argmax(1))):
+        matrix = confusion_matrix(targets, pred, len(labels))
+        out[name] = {"accuracy": accuracy(matrix),
+                     "recall": {labels[i]: float(per_class_recall(matrix)[i]) for i in present},
+                     "confusion": matrix.tolist(),
+                     "per_subject": {s: float(np.mean([pred[i] == targets[i] for i in range(len(targets))
+                                                       if subjects[i] == s])) for s in sorted(set(subjects))}}
+    return out
+
+
+def fold_config(config: TrainConfig, subject: str) -> TrainConfig:
+    sequence = dataclasses.replace(config.sequence, holdout_subjects=(subject,))
+    return dataclasses.replace(config, run_dir=str(Path(config.run_dir) / f"fold_{subject}"), sequence=sequence)
+
+
+def run_loso(config: TrainConfig) -> dict[str, Any]:
+    from fer_ros.training.mgln_trainer import train_mgln
+
+    config = dataclasses.replace(config, run_dir=str(Path(config.run_dir).expanduser()))
+    labels = tuple(config.data.labels)
+    s = config.sequence
+    sequences = load_face_sequences(config.data.train_dir, labels, s.detector, s.cache_dir)
+    subjects = sorted({q.subject for q in sequences})
+    by_name: dict[str, dict[str, list[float]]] = {}
+    for subject in subjects:
+        fold = fold_config(config, subject)
+        metrics_path = Path(fold.run_dir) / "metrics.json"
+        done = metrics_path.is_file() and len(json.loads(metrics_path.read_text())["history"]) >= config.epochs
+        metrics = json.loads(metrics_path.read_text()) if done else train_mgln(fold, resume=True)
+        for i, name in enumerate(metrics["val_sequences"]):
+            by_name[name] = {k: v[i] for k, v in metrics["val_probabilities"].items()}
+        log.info("fold %s: held-out accuracy %s", subject, metrics["best_val_acc"])
+    order = [q.name for q in sequences]
+    targets = np.array([q.label for q in sequences])
+    names = [q.subject for q in sequences]
+    methods = {"mgln": np.array([by_name[n]["fused"] for n in order]),
+               "mgln_gfm": np.array([by_name[n]["global"] for n in order]),
+               "mgln_pbm": np.array([by_name[n]["part"] for n in order])}
+    methods.update(single_frame_scores(sequences))
+    result = {"labels": list(labels), "subjects": subjects, "sequences": order, "targets": targets.tolist(),
+              "epochs": config.epochs, "baseline_model": DEFAULT_EMOTION_MODEL,
+              "methods": {k: score(v, targets, labels, names) for k, v in methods.items()},
+              "probabilities": {k: np.round(v, 5).tolist() for k, v in methods.items()}}
+    out = Path(config.run_dir) / "loso.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for k, v in result["methods"].items():
+        log.info("LOSO %-18s accuracy %.3f (all labels) %.3f (present classes)", k,
+                 v["all_labels"]["accuracy"], v["present_classes"]["accuracy"])
+    log.info("wrote %s", out)
+    return result
