@@ -85,7 +85,7 @@ def run_loso(config: TrainConfig) -> dict[str, Any]:
         for i, name in enumerate(metrics["val_sequences"]):
             by_name[name] = {k: v[i] for k, v in metrics["val_probabilities"].items()}
         log.info("fold %s: held-out accuracy %s", subject, metrics["best_val_acc"])
-    order = [q.name for q in sequences]
+    order = [q.key for q in sequences]
     targets = np.array([q.label for q in sequences])
     names = [q.subject for q in sequences]
     methods = {"mgln": np.array([by_name[n]["fused"] for n in order]),

@@ -108,6 +108,7 @@ class FaceSequence:
     detections: list[Detection]
     frames: tuple[Path, ...]
     original_detections: list[Detection]  # in frame pixels (for the single-frame baselines)
+    key: str = ""  # "<class>/<sequence>", unique in the data set
 
 
 def load_face_sequences(root: str | Path, labels: tuple[str, ...], detector: str = "mtcnn",
@@ -123,7 +124,8 @@ def load_face_sequences(root: str | Path, labels: tuple[str, ...], detector: str
             region, moved = _region(gray, det)
             regions.append(region)
             inside.append(moved)
-        out.append(FaceSequence(seq.label, seq.name, seq.subject, regions, inside, seq.frames, dets))
+        out.append(FaceSequence(seq.label, seq.name, seq.subject, regions, inside, seq.frames, dets,
+                                f"{labels[seq.label]}/{seq.name}"))
     return out
 
 
