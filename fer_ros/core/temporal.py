@@ -82,6 +82,13 @@ def select_frames(neutral: list[float] | np.ndarray) -> tuple[int, int, int]:
     return 0, peak // 2, peak
 
 
+def _without_temporal(face: Face) -> Face:
+    if not face.temporal_frames and not face.temporal_emotion:
+        return face
+    return dataclasses.replace(face, temporal_emotion="", temporal_confidence=0.0,
+                               temporal_scores=np.zeros(0, np.float32), temporal_frames=0)
+
+
 @dataclasses.dataclass
 class _Window:
     faces: deque  # uint8 (H, W) per frame
@@ -125,7 +132,7 @@ class TemporalTracker:
             w.neutral.append(self._neutral_probability(face))
             if len(w.faces) == self.window:
                 ready.append(i)
-        out = list(faces)
+        out = [_without_temporal(f) for f in faces]  # a face not ready never keeps a stale result
         if not ready:
             return out
         batch_faces, batch_parts = [], []
@@ -137,7 +144,7 @@ class TemporalTracker:
         probabilities = self.model.predict(np.stack(batch_faces), np.stack(batch_parts))
         for i, p in zip(ready, probabilities):
             best = int(np.argmax(p))
-            out[i] = dataclasses.replace(faces[i], temporal_emotion=self.model.labels[best],
+            out[i] = dataclasses.replace(out[i], temporal_emotion=self.model.labels[best],
                                          temporal_confidence=float(p[best]), temporal_scores=p,
                                          temporal_frames=self.window)
         return out
