@@ -81,6 +81,10 @@ class SequenceConfig:
     part_size: tuple[int, int] = (32, 20)  # (width, height) px of each part crop
     window: int = 15  # frames per track the runtime keeps (written to the ONNX metadata)
     jitter: float = 1.0  # scale of the random shifts / scales / rotations of the crops
+    # pre-training: train on still face crops (<class>/<image>, e.g. FER-2013) as one-frame pseudo-sequences
+    # instead of data.train_dir; fine-tune on the sequences afterwards with init_from = its last.pt
+    pretrain_stills: str = ""
+    pretrain_limit: int = 0  # >0: at most this many stills (class-stratified)
 
 
 @dataclass

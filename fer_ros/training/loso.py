@@ -4,6 +4,8 @@
 finished fold is reused), holding that subject's sequences out, and scores each held-out sequence by:
 
 * ``mgln`` (fused), ``mgln_gfm`` and ``mgln_pbm`` (its two modules alone) on first/middle/last frame;
+* ``mgln_node_selection``: the fold's MGLN on the frames the node picks (first, least neutral by the
+  single-frame default, halfway) over the whole sequence;
 * ``single_frame_peak``: the default emotion model (``DEFAULT_EMOTION_MODEL``) on the last frame, cut
   with that model's own crop policy from the same cached detections;
 * ``temporal_average``: the mean of the default model's scores over every frame of the sequence.
@@ -22,6 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 from fer_ros.core.classifiers import EmotionClassifier
 from fer_ros.core.face_crop import crop_chip
@@ -33,17 +36,30 @@ from fer_ros.training.sequences import FaceSequence, load_face_sequences
 log = logging.getLogger("fer_ros.training")
 
 
-def single_frame_scores(sequences: list[FaceSequence], model: str = DEFAULT_EMOTION_MODEL) -> dict[str, np.ndarray]:
-    """Default-model probabilities on the last frame and averaged over all frames, per sequence."""
+def per_frame_scores(sequences: list[FaceSequence], model: str = DEFAULT_EMOTION_MODEL) -> list[np.ndarray]:
+    """Default-model probabilities of every frame (frames, labels) per sequence, from the cached detections."""
     clf = EmotionClassifier.from_model(model)
-    peak, average = [], []
-    for seq in sequences:
-        chips = [crop_chip(cv2.imread(str(f), cv2.IMREAD_COLOR), d, clf.crop_policy, tuple(clf.input_size))
-                 for f, d in zip(seq.frames, seq.original_detections)]
-        p = clf.predict(chips)
-        peak.append(p[-1])
-        average.append(p.mean(axis=0))
-    return {"single_frame_peak": np.stack(peak), "temporal_average": np.stack(average)}
+    return [clf.predict([crop_chip(cv2.imread(str(f), cv2.IMREAD_COLOR), d, clf.crop_policy, tuple(clf.input_size))
+                         for f, d in zip(seq.frames, seq.original_detections)]) for seq in sequences]
+
+
+def node_selection_scores(run_dir: Path, sequences: list[FaceSequence], frame_scores: list[np.ndarray],
+                          labels: tuple[str, ...]) -> np.ndarray:
+    """Each held-out sequence scored by its fold's model on the frames the node would pick over the whole
+    sequence (``fer_ros.core.temporal.select_frames``: first, least neutral single-frame, halfway)."""
+    from fer_ros.core.temporal import select_frames
+    from fer_ros.training.checkpoint import load_model
+    from fer_ros.training.mgln_trainer import make_batch
+
+    out = np.zeros((len(sequences), len(labels)))
+    for subject in sorted({q.subject for q in sequences}):
+        model, config, _ = load_model(run_dir / f"fold_{subject}" / "last.pt")
+        rows = [i for i, q in enumerate(sequences) if q.subject == subject]
+        items = [(sequences[i], select_frames(frame_scores[i][:, labels.index("neutral")]), 0) for i in rows]
+        face, part, _ = make_batch(items, config, None)
+        with torch.no_grad():
+            out[rows] = model(face, part).numpy()
+    return out
 
 
 def score(probabilities: np.ndarray, targets: np.ndarray, labels: tuple[str, ...],
@@ -91,7 +107,10 @@ def run_loso(config: TrainConfig) -> dict[str, Any]:
     methods = {"mgln": np.array([by_name[n]["fused"] for n in order]),
                "mgln_gfm": np.array([by_name[n]["global"] for n in order]),
                "mgln_pbm": np.array([by_name[n]["part"] for n in order])}
-    methods.update(single_frame_scores(sequences))
+    frame_scores = per_frame_scores(sequences)
+    methods.update(single_frame_peak=np.stack([p[-1] for p in frame_scores]),
+                   temporal_average=np.stack([p.mean(axis=0) for p in frame_scores]),
+                   mgln_node_selection=node_selection_scores(Path(config.run_dir), sequences, frame_scores, labels))
     result = {"labels": list(labels), "subjects": subjects, "sequences": order, "targets": targets.tolist(),
               "epochs": config.epochs, "baseline_model": DEFAULT_EMOTION_MODEL,
               "methods": {k: score(v, targets, labels, names) for k, v in methods.items()},

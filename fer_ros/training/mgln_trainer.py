@@ -29,7 +29,14 @@ from fer_ros.training.checkpoint import load_checkpoint, save_checkpoint
 from fer_ros.training.config import TrainConfig, config_to_dict, save_config
 from fer_ros.training.models import build_model
 from fer_ros.training.models.mgln import MGLN, init_from_fer_resnet, mgln_loss
-from fer_ros.training.sequences import FaceSequence, crops, load_face_sequences, neutral_triplet, triplet
+from fer_ros.training.sequences import (
+    FaceSequence,
+    crops,
+    load_face_sequences,
+    load_still_sequences,
+    neutral_triplet,
+    triplet,
+)
 
 log = logging.getLogger("fer_ros.training")
 
@@ -146,13 +153,19 @@ def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     neutral = labels.index("neutral") if "neutral" in labels and s.neutral_per_sequence > 0 else None
     sequences = load_face_sequences(config.data.train_dir, labels, s.detector, s.cache_dir)
     train_seqs, val_seqs = split(sequences, tuple(s.holdout_subjects))
+    if s.pretrain_stills:  # the sequences stay the (unselected) validation set
+        train_seqs, val_seqs = load_still_sequences(s.pretrain_stills, labels, s.pretrain_limit, config.seed), sequences
+        neutral = None  # the stills have their own neutral class
     log.info("mgln: %d train sequences, %d held out (%s)", len(train_seqs), len(val_seqs),
              ",".join(s.holdout_subjects) or "none")
     save_config(config, run_dir / "config.json")
 
     model = build_mgln(config)
     resuming = resume and (run_dir / "last.pt").is_file()
-    if not resuming:
+    if not resuming and config.init_from:  # e.g. an MGLN pre-trained on stills
+        model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
+        log.info("initialised the model from %s", config.init_from)
+    elif not resuming:
         _initialise(model, s.init_emotion_model)
     pretrained = _pretrained_parameters(model) if s.init_emotion_model else set()
     groups = [{"params": [p for p in model.parameters() if id(p) not in pretrained], "lr": config.optim.lr},

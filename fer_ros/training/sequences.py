@@ -129,6 +129,28 @@ def load_face_sequences(root: str | Path, labels: tuple[str, ...], detector: str
     return out
 
 
+def load_still_sequences(root: str | Path, labels: tuple[str, ...], limit: int = 0,
+                         seed: int = 0) -> list[FaceSequence]:
+    """Still face crops (``<root>/<class>/<image>``, e.g. FER-2013) as one-frame pseudo-sequences.
+
+    The crop is the face box (no landmarks: the mean face is placed in it); every triplet of such a
+    sequence shows the same face under small random shifts and scales, as a track would see it.
+    ``limit`` > 0 keeps that many images (class-stratified, random).
+    """
+    from fer_ros.training.data import load_image_folder, stratified_subset
+
+    images = load_image_folder(root, labels, 48)
+    keep = stratified_subset(images.targets, limit, seed) if limit else np.arange(len(images.targets))
+    out = []
+    for i in keep:
+        image = images.images[i]
+        det = Detection(box=(0.0, 0.0, float(image.shape[1]), float(image.shape[0])), score=1.0)
+        name = Path(images.paths[i]).stem
+        out.append(FaceSequence(int(images.targets[i]), name, "stills", [image], [det], (Path(images.paths[i]),),
+                                [det], f"{labels[images.targets[i]]}/{name}"))
+    return out
+
+
 def triplet(length: int, rng: np.random.Generator | None = None) -> tuple[int, int, int]:
     """(onset, middle, peak) frame indices: first, middle and last; with ``rng``, drawn near them."""
     if rng is None:

@@ -104,7 +104,8 @@ def test_loso_holds_out_each_subject_and_scores_the_baselines_on_the_same_folds(
         fold = json.loads((tmp_path / "loso" / f"fold_{subject}" / "metrics.json").read_text())
         assert fold["holdout_subjects"] == [subject]
         assert all(name.split("/")[1].startswith(subject) for name in fold["val_sequences"])
-    assert set(result["methods"]) == {"mgln", "mgln_gfm", "mgln_pbm", "single_frame_peak", "temporal_average"}
+    assert set(result["methods"]) == {"mgln", "mgln_gfm", "mgln_pbm", "mgln_node_selection", "single_frame_peak",
+                                         "temporal_average"}
     assert len(result["targets"]) == 4 and (tmp_path / "loso" / "loso.json").is_file()
     for scores in result["methods"].values():
         assert set(scores["present_classes"]["per_subject"]) == {"S001", "S002"}
@@ -116,3 +117,20 @@ def test_unknown_holdout_subject_is_an_error(sequences, tmp_path):
 
     with pytest.raises(ValueError, match="S999"):
         train(mgln_config(tmp_path / "run", sequences, tmp_path / "cache", holdout_subjects=["S999"]))
+
+
+def test_pretraining_on_stills_then_fine_tuning_on_sequences(sequences, tiny_dataset, tmp_path):
+    from fer_ros.training.checkpoint import load_checkpoint
+    from fer_ros.training.trainer import train
+
+    pre = mgln_config(tmp_path / "pre", sequences, tmp_path / "cache", pretrain_stills=str(tiny_dataset[0]),
+                      samples_per_sequence=1)
+    metrics = train(pre)
+    assert len(metrics["val_sequences"]) == 4  # every sequence is validation while training on stills
+    pretrained = load_checkpoint(tmp_path / "pre" / "last.pt")["model_state"]
+    fine = mgln_config(tmp_path / "fine", sequences, tmp_path / "cache", holdout_subjects=["S001"])
+    fine.init_from = str(tmp_path / "pre" / "last.pt")
+    fine.optim.lr = 0.0  # no update: the fine-tuned model must start from (and here stay at) the pre-trained one
+    train(fine)
+    tuned = load_checkpoint(tmp_path / "fine" / "last.pt")["model_state"]
+    assert torch.equal(tuned["pbm.part_end.1.weight"], pretrained["pbm.part_end.1.weight"])
