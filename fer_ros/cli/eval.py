@@ -169,9 +169,13 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
 def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "", detector: str = "mtcnn",
                        detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20,
                        crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True) -> dict:
-    """Accuracy on ``<class>/<sequence>/<frames>``: the single-frame model on the last frame, or the temporal
-    model over the sequence's frames (the largest face of every frame is one track; ``window`` 0 = the
-    whole sequence). A sequence whose last frame has no face (or too few for the window) counts as wrong."""
+    """Accuracy on ``<class>/<sequence>/<frames>`` (``n`` = sequences).
+
+    Without ``temporal_model`` the single-frame model classifies the last frame; with it the temporal model
+    scores the sequence's frames (the largest face of every frame is one track; ``window`` 0 = the whole
+    sequence). A sequence left unanswered (no face on its last frame, fewer faces than the window) counts as
+    wrong and not in ``faces_found``.
+    """
     from dataclasses import replace
 
     from tqdm import tqdm

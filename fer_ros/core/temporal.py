@@ -29,7 +29,6 @@ from fer_ros.core.onnx_session import create_session
 from fer_ros.core.part_crops import CropSizes, face_and_parts
 from fer_ros.core.results import Face
 
-
 DEFAULT_TEMPORAL_WINDOW = 15  # frames: half a second at 30 fps, about one CK+ onset-to-peak sequence
 
 

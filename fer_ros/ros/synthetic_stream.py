@@ -38,8 +38,10 @@ _BROWS_IN_PORTRAIT = (164.0, 86.0)
 
 
 def astronaut_with_expression(amount: float) -> np.ndarray:
-    """The portrait with a changed expression: mouth opened and brows raised by ``amount`` (0 = unchanged,
-    1 = strongest), by a smooth local warp (surprise-like), for streams whose expression changes."""
+    """The portrait with a changed expression (surprise-like), for streams whose expression changes.
+
+    The mouth is opened and the brows raised by ``amount`` (0 = unchanged, 1 = strongest), a smooth local warp.
+    """
     portrait = astronaut_bgr()
     if amount == 0:
         return portrait
@@ -105,8 +107,10 @@ class SyntheticFaceStream:
         return self.face_boxes(index)[0]
 
     def frame(self, index: int, portrait: np.ndarray | None = None) -> np.ndarray:
-        """BGR uint8 frame number ``index``; ``portrait`` replaces the astronaut crop (same size), e.g. with
-        a changed expression."""
+        """BGR uint8 frame number ``index``.
+
+        ``portrait`` replaces the astronaut crop (same size), e.g. with a changed expression.
+        """
         out = self._background.copy()
         source = astronaut_bgr() if portrait is None else portrait
         if source.shape != astronaut_bgr().shape:

@@ -45,8 +45,10 @@ def per_frame_scores(sequences: list[FaceSequence], model: str = DEFAULT_EMOTION
 
 def node_selection_scores(run_dir: Path, sequences: list[FaceSequence], frame_scores: list[np.ndarray],
                           labels: tuple[str, ...]) -> np.ndarray:
-    """Each held-out sequence scored by its fold's model on the frames the node would pick over the whole
-    sequence (``fer_ros.core.temporal.select_frames``: first, least neutral single-frame, halfway)."""
+    """Each held-out sequence scored by its fold's model on the frames the node would pick.
+
+    Over the whole sequence, ``fer_ros.core.temporal.select_frames``: first, least neutral single-frame, halfway.
+    """
     from fer_ros.core.temporal import select_frames
     from fer_ros.training.checkpoint import load_model
     from fer_ros.training.mgln_trainer import make_batch

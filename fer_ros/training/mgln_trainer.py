@@ -83,7 +83,7 @@ def _initialise(model: MGLN, source: str) -> None:
 
 
 def _pretrained_parameters(model: MGLN) -> set[int]:
-    """ids of the parameters copied from fer_resnet (SSM, GFM stages except the deformable block, head)."""
+    """Ids of the parameters copied from fer_resnet (SSM, GFM stages except the deformable block, head)."""
     from fer_ros.training.models.mgln import DeformResidual
 
     fresh = {id(p) for m in model.gfm.modules() if isinstance(m, DeformResidual) for p in m.parameters()}

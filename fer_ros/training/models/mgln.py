@@ -50,7 +50,7 @@ class DeformConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, h, w = x.shape[0], int(x.shape[2]), int(x.shape[3])
+        h, w = int(x.shape[2]), int(x.shape[3])
         k, c = self.kernel, self.cin
         taps = k * k
         offsets = self.offset(x).reshape(-1, taps, 2, h, w)  # pixels
