@@ -18,7 +18,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -27,7 +26,7 @@ from fer_ros.core.draw import draw_faces
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros import messages, parameters
+from fer_ros.ros import messages, parameters, shutdown
 from fer_ros.ros.health import HealthMonitor
 from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
 from fer_ros.ros.latest_frame import LatestFrameSlot
@@ -222,32 +221,16 @@ class PerceptionNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_node``."""
-    rclpy.init(args=args)
+    """Entry point of ``ros2 run fer_ros perception_node``; exit code 0 after SIGINT/SIGTERM."""
+    stop = shutdown.init(args)
     try:
         node = PerceptionNode()
     except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    spin_until_shutdown(node)
+    shutdown.spin_until_stopped(node, stop, on_stop=node.stop)
     return 0
-
-
-def spin_until_shutdown(node: PerceptionNode, on_stop=None) -> None:
-    """Spin ``node`` until SIGINT or ROS shutdown, then stop its worker, call ``on_stop`` and shut down."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.stop()
-        if on_stop is not None:
-            on_stop()
-        node.destroy_node()
-        rclpy.try_shutdown()
 
 
 if __name__ == "__main__":
