@@ -142,14 +142,24 @@ class TemporalTracker:
             batch_parts.append(np.stack([w.parts[onset], w.parts[middle], w.parts[peak]]))
         probabilities = self.model.predict(np.stack(batch_faces), np.stack(batch_parts))
         for i, p in zip(ready, probabilities):
+            labels, p = self._in_face_order(faces[i], p)
             best = int(np.argmax(p))
-            out[i] = dataclasses.replace(out[i], temporal_emotion=self.model.labels[best],
-                                         temporal_confidence=float(p[best]), temporal_scores=p,
-                                         temporal_frames=self.window)
+            out[i] = dataclasses.replace(out[i], temporal_emotion=labels[best], temporal_confidence=float(p[best]),
+                                         temporal_scores=p, temporal_frames=self.window)
         return out
 
+    def _in_face_order(self, face: Face, p: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+        """Scores in the order of the face's emotion labels (what messages publish), when they differ."""
+        labels = tuple(face.emotion_labels)
+        if labels == tuple(self.model.labels) or not set(labels) & set(self.model.labels):
+            return tuple(self.model.labels), p
+        index = {name: k for k, name in enumerate(self.model.labels)}
+        mapped = np.array([p[index[name]] if name in index else 0.0 for name in labels], np.float32)
+        return labels, mapped / max(float(mapped.sum()), 1e-12)
+
     def _neutral_probability(self, face: Face) -> float:
-        labels = self.model.labels
+        """The face's single-frame probability of neutral (without a neutral label: 1 - its top score)."""
+        labels = tuple(face.emotion_labels)
         if self.neutral_label in labels and len(face.emotion_scores) == len(labels):
             return float(face.emotion_scores[labels.index(self.neutral_label)])
         return 1.0 - float(np.max(face.emotion_scores)) if len(face.emotion_scores) else 0.0

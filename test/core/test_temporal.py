@@ -133,3 +133,16 @@ def test_faces_without_track_id_get_no_temporal_result(model):
 def test_window_shorter_than_three_frames_is_refused(model):
     with pytest.raises(ValueError, match=">= 3"):
         TemporalTracker(model, window=2)
+
+
+def test_temporal_scores_follow_the_emotion_models_label_order(model):
+    bgr = SyntheticFaceStream().frame(0)
+    face = dataclasses.replace(Pipeline(PipelineConfig(detector="mtcnn", gender_model="")).process(bgr).faces[0],
+                               track_id="1")
+    flipped = dataclasses.replace(face, emotion_labels=EMOTION_LABELS[::-1], emotion_scores=face.emotion_scores[::-1])
+    plain, reordered = TemporalTracker(model, window=3), TemporalTracker(model, window=3)
+    for _ in range(3):
+        a = plain.update(bgr, [face])[0]
+        b = reordered.update(bgr, [flipped])[0]
+    assert a.temporal_emotion == b.temporal_emotion
+    np.testing.assert_allclose(b.temporal_scores, a.temporal_scores[::-1], atol=1e-6)
