@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from fer_ros.core.classifiers import EmotionClassifier
-from fer_ros.core.face_crop import crop_chip
+from fer_ros.core.face_crop import crop_chip, get_policy
 from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.training.config import TrainConfig
 from fer_ros.training.metrics import accuracy, confusion_matrix, per_class_recall
@@ -39,7 +39,8 @@ log = logging.getLogger("fer_ros.training")
 def per_frame_scores(sequences: list[FaceSequence], model: str = DEFAULT_EMOTION_MODEL) -> list[np.ndarray]:
     """Default-model probabilities of every frame (frames, labels) per sequence, from the cached detections."""
     clf = EmotionClassifier.from_model(model)
-    return [clf.predict([crop_chip(cv2.imread(str(f), cv2.IMREAD_COLOR), d, clf.crop_policy, tuple(clf.input_size))
+    policy = get_policy(clf.spec.face_crop)
+    return [clf.predict([crop_chip(cv2.imread(str(f), cv2.IMREAD_COLOR), d, policy, tuple(clf.input_size))
                          for f, d in zip(seq.frames, seq.original_detections)]) for seq in sequences]
 
 
