@@ -125,3 +125,42 @@ def run_loso(config: TrainConfig) -> dict[str, Any]:
                  v["all_labels"]["accuracy"], v["present_classes"]["accuracy"])
     log.info("wrote %s", out)
     return result
+
+
+METHOD_NAMES = {
+    "single_frame_peak": "single-frame default (`fer-resnet-fer2013`), last frame",
+    "temporal_average": "mean of the single-frame scores over all frames",
+    "mgln": "**MGLN** (fused), first / middle / last frame",
+    "mgln_gfm": "MGLN's GFM alone (peak frame)",
+    "mgln_pbm": "MGLN's PBM alone (parts over 3 frames)",
+    "mgln_node_selection": "MGLN on the node's frames (first, least neutral, halfway)",
+}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """EVALUATION.md tables of a loso.json: accuracy per method, per-class recall, MGLN's confusion."""
+    labels = result["labels"]
+    present = sorted(set(result["targets"]))
+    counts = [result["targets"].count(i) for i in present]
+    lines = ["| method | accuracy (6 classes) | accuracy (7 labels, neutral = wrong) | "
+             + " | ".join(f"{labels[i]} ({n})" for i, n in zip(present, counts)) + " |",
+             "|---|---|---|" + "---|" * len(present)]
+    for key, name in METHOD_NAMES.items():
+        if key not in result["methods"]:
+            continue
+        m = result["methods"][key]
+        recall = " | ".join(f"{100 * m['present_classes']['recall'][labels[i]]:.0f}" for i in present)
+        lines.append(f"| {name} | {100 * m['present_classes']['accuracy']:.1f} % | "
+                     f"{100 * m['all_labels']['accuracy']:.1f} % | {recall} |")
+    conf = result["methods"]["mgln"]["present_classes"]["confusion"]
+    lines += ["", "MGLN (fused), confusion over the 40 held-out sequences (rows true, columns predicted):", "",
+              "| true \\ predicted | " + " | ".join(labels[i] for i in present) + " |",
+              "|---|" + "---|" * len(present)]
+    lines += [f"| {labels[i]} | " + " | ".join(str(conf[i][j]) for j in present) + " |" for i in present]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())), end="")

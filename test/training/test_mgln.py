@@ -97,7 +97,7 @@ def test_training_mode_resumes_and_exports_a_model_the_runtime_loads(sequences, 
 
 
 def test_loso_holds_out_each_subject_and_scores_the_baselines_on_the_same_folds(sequences, tmp_path):
-    from fer_ros.training.loso import run_loso
+    from fer_ros.training.loso import markdown, run_loso
 
     result = run_loso(mgln_config(tmp_path / "loso", sequences, tmp_path / "cache"))
     for subject in ("S001", "S002"):
@@ -107,6 +107,9 @@ def test_loso_holds_out_each_subject_and_scores_the_baselines_on_the_same_folds(
     assert set(result["methods"]) == {"mgln", "mgln_gfm", "mgln_pbm", "mgln_node_selection", "single_frame_peak",
                                          "temporal_average"}
     assert len(result["targets"]) == 4 and (tmp_path / "loso" / "loso.json").is_file()
+    table = markdown(result)
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 6 + 1 + 2  # header + 6 methods, confusion header + 2 classes
     for scores in result["methods"].values():
         assert set(scores["present_classes"]["per_subject"]) == {"S001", "S002"}
         assert 0.0 <= scores["all_labels"]["accuracy"] <= scores["present_classes"]["accuracy"] <= 1.0
