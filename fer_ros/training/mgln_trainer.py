@@ -227,6 +227,7 @@ def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     metrics = {"run_dir": str(run_dir), "mode": "mgln", "model": "mgln", "labels": list(labels),
                "holdout_subjects": list(s.holdout_subjects), "history": history,
                "best_val_acc": history[-1]["val_acc"] if history else None, "best_epoch": len(history),
+               "train_subjects": sorted({q.subject for q in train_seqs}),
                "val_sequences": [q.key for q in val_seqs], "val_targets": [q.label for q in val_seqs],
                "val_probabilities": {k: v.tolist() for k, v in predictions.items()}}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
