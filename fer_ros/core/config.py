@@ -6,18 +6,19 @@ from dataclasses import dataclass
 
 from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL, DEFAULT_GENDER_MODEL
 
-DETECTORS = ("haar", "mtcnn", "yunet")
+# blazeface = MediaPipe BlazeFace short range (128 px input), blazeface-full = full range (192 px)
+DETECTORS = ("haar", "mtcnn", "blazeface", "blazeface-full", "yunet")
 
 
 @dataclass
 class PipelineConfig:
     """Configuration of ``fer_ros.core.pipeline.Pipeline``; every field has a default."""
 
-    detector: str = "haar"  # "haar" | "mtcnn" | "yunet" (yunet needs detector_model)
+    detector: str = "haar"  # one of DETECTORS (yunet needs detector_model)
     detector_model: str = ""  # path to a YuNet .onnx file (e.g. OpenCV Zoo face_detection_yunet_2023mar.onnx)
     detection_scale: float = 0.5  # detect on the frame resized by this factor (0 < s <= 1), boxes mapped back
     min_face_size: int = 48  # px at full resolution; smaller faces are not searched for (see EVALUATION.md)
-    detection_threshold: float = 0.7  # MTCNN O-Net / YuNet score threshold (Haar has no score: ignored)
+    detection_threshold: float = 0.7  # MTCNN O-Net / BlazeFace / YuNet score threshold (Haar has no score)
     max_faces: int = 10  # keep at most this many faces (highest score, then largest)
     # full detection on every N-th frame of a stream; in between, the previous faces are only re-found near
     # their boxes (much cheaper; new faces wait for the next full detection). 1 = every frame is searched

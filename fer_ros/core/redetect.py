@@ -22,6 +22,8 @@ MIN_REGION = 24  # px; smaller regions (faces at the border) are given up
 
 # find(region image, expected face side in that image) -> faces in region pixels
 FindInRegion = Callable[[np.ndarray, float], list[Detection]]
+# find_many(region images, expected face sides) -> faces of each region, in region pixels
+FindInRegions = Callable[[list[np.ndarray], list[float]], list[list[Detection]]]
 
 
 def search_region(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -34,11 +36,14 @@ def search_region(box: tuple[float, float, float, float], width: int, height: in
     return None if x2 - x1 < MIN_REGION or y2 - y1 < MIN_REGION else (x1, y1, x2, y2)
 
 
-def redetect_near(image: np.ndarray, previous: list[Detection], find: FindInRegion,
-                  target_side: float) -> list[Detection]:
-    """Each previous face searched again in its region, scaled so the face is ~``target_side`` px."""
+def redetect_near(image: np.ndarray, previous: list[Detection], find: FindInRegion | None = None,
+                  target_side: float = 48.0, find_many: FindInRegions | None = None) -> list[Detection]:
+    """Each previous face searched again in its region, scaled so the face is ~``target_side`` px.
+
+    ``find`` searches one region at a time; ``find_many`` (for batching detectors) gets all regions at once.
+    """
     height, width = image.shape[:2]
-    out = []
+    jobs = []  # (previous face, region, scale, region image)
     for prev in previous:
         region = search_region(prev.box, width, height)
         if region is None:
@@ -50,7 +55,15 @@ def redetect_near(image: np.ndarray, previous: list[Detection], find: FindInRegi
         if s < 1.0:
             roi = cv2.resize(roi, (max(int((x2 - x1) * s), MIN_REGION), max(int((y2 - y1) * s), MIN_REGION)),
                              interpolation=cv2.INTER_AREA)
-        found = find(roi, side * s)
+        jobs.append((prev, region, s, roi))
+    if find_many is not None:
+        results = find_many([j[3] for j in jobs], [max(j[0].box[2], j[0].box[3]) * j[2] for j in jobs])
+    elif find is not None:
+        results = [find(roi, max(prev.box[2], prev.box[3]) * s) for prev, _, s, roi in jobs]
+    else:
+        raise ValueError("redetect_near needs find or find_many")
+    out = []
+    for (prev, (x1, y1, _, _), s, _), found in zip(jobs, results, strict=True):
         if not found:
             continue
         # previous centre in region pixels; keep the found face nearest to it

@@ -70,7 +70,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _pipe("detection_scale", "detect on the frame resized by this factor (1.0 = full resolution); boxes are "
           "mapped back", low=0.05, high=1.0),
     _pipe("min_face_size", "smallest face to report, in full-resolution pixels", low=1, high=4096, step=1),
-    _pipe("detection_threshold", "minimum detector confidence (mtcnn, yunet; haar has no score)",
+    _pipe("detection_threshold", "minimum detector confidence (mtcnn, blazeface, yunet; haar has no score)",
           low=0.0, high=1.0),
     _pipe("max_faces", "at most this many faces per frame (highest score, then largest)",
           low=1, high=256, step=1),

@@ -34,7 +34,7 @@ def run(pipe: Pipeline, frames) -> tuple[list[bool], int, int, int]:
     return flags, found, truth, false
 
 
-@pytest.mark.parametrize("detector", ["haar", "mtcnn"])
+@pytest.mark.parametrize("detector", ["haar", "mtcnn", "blazeface", "blazeface-full"])
 def test_faces_are_refound_between_full_detections(stream, detector):
     every = PipelineConfig(detector=detector)
     full_flags, full_found, truth, _ = run(Pipeline(every), stream)
