@@ -50,11 +50,12 @@ class BlazeFaceVariant:
     multiple: int  # other input sizes must be multiples of this (the network's total stride)
     min_face: float  # smallest face (input pixels) found reliably, measured on the bench's composite frames
     max_face_ratio: float  # faces up to min_face * this are found at one input scale
+    region_input: int  # redetect: each search region (twice the face) is letterboxed to this size
 
 
 VARIANTS = {
-    "short": BlazeFaceVariant("blazeface-short", 128, (8, 16, 16, 16), 1.0, 16, 24.0, 4.0),
-    "full": BlazeFaceVariant("blazeface-full", 192, (4,), 0.0, 32, 40.0, 3.0),
+    "short": BlazeFaceVariant("blazeface-short", 128, (8, 16, 16, 16), 1.0, 16, 24.0, 4.0, 64),
+    "full": BlazeFaceVariant("blazeface-full", 192, (4,), 0.0, 32, 40.0, 3.0, 96),
 }
 
 
@@ -183,9 +184,9 @@ class BlazeFaceDetector:
         size = self.variant.input_size
         return weighted_nms(*self.candidates(regressors, logits, height or size, width or size))
 
-    def letterbox(self, bgr: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-        """(S, S, 3) RGB uint8 image at the trained size and the mapping back: x_img = (x_net - dx) / s."""
-        size = self.variant.input_size
+    def letterbox(self, bgr: np.ndarray, size: int = 0) -> tuple[np.ndarray, float, float, float]:
+        """(S, S, 3) RGB uint8 image (S: ``size`` or the trained size), mapping back: x_img = (x_net - dx) / s."""
+        size = size or self.variant.input_size
         h, w = bgr.shape[:2]
         s = size / max(h, w)
         nw, nh = max(round(w * s), 1), max(round(h * s), 1)
@@ -208,10 +209,15 @@ class BlazeFaceDetector:
         v = self.variant
         h, w = bgr.shape[:2]
         scale = min(1.0, v.min_face / max(float(min_face_size), 1.0))
+        boxed = v.input_size / max(h, w)  # scale of the letterboxed last level
+        # a level at scale s finds faces of min_face / s ... min_face * max_face_ratio / s image pixels: levels
+        # are added until the letterboxed image's range (from min_face / boxed) joins on without a gap
         levels = []
-        while max(h, w) * scale > 1.25 * v.input_size:
+        while scale > boxed:
             image, s = self.padded(bgr, scale)
             levels.append((image, s, 0.0, 0.0))
+            if s <= boxed * v.max_face_ratio:
+                break
             scale /= v.max_face_ratio
         levels.append(self.letterbox(bgr))
         return levels
@@ -228,26 +234,37 @@ class BlazeFaceDetector:
         merged = weighted_nms(np.concatenate(boxes), np.concatenate(scores), np.concatenate(keypoints))
         return _detections(*merged, min_face_size)
 
-    def detect_many(self, images: list[np.ndarray], min_face_size: float = 0.0) -> list[list[Detection]]:
-        """Faces of each image (pixels of that image), each letterboxed to the trained size: one batched call."""
+    def detect_many(self, images: list[np.ndarray], min_face_size: float = 0.0,
+                    size: int = 0) -> list[list[Detection]]:
+        """Faces of each image (pixels of that image), all in one batched network call.
+
+        Each image is letterboxed to ``size`` (default: the trained size; else a multiple of the stride).
+        """
         if not images:
             return []
-        boxed = [self.letterbox(img) for img in images]
+        size = size or self.variant.input_size
+        boxed = [self.letterbox(img, size) for img in images]
         regressors, logits = self.run([b[0] for b in boxed])
         out = []
         for (_, s, dx, dy), reg, logit in zip(boxed, regressors, logits, strict=True):
-            boxes, scores, keypoints = self.decode(reg, logit)
+            boxes, scores, keypoints = self.decode(reg, logit, size, size)
             offset = np.array([dx, dy], np.float32)
             out.append(_detections((boxes - np.tile(offset, 2)) / s, scores, (keypoints - offset) / s, min_face_size))
         return out
 
     def redetect(self, bgr: np.ndarray, previous: list[Detection]) -> list[Detection]:
-        """Each previous face searched again in its region (twice its size), all regions in one batch."""
+        """Each previous face searched again in its region (twice its size), all regions in one batch.
+
+        The regions are letterboxed to ``variant.region_input`` (64 px short, 96 full: the face at about half
+        of that, above the variant's smallest reliable face), a quarter of the trained input's pixels or less.
+        """
+        size = self.variant.region_input
+
         def find_many(regions: list[np.ndarray], sides: list[float]) -> list[list[Detection]]:
             return [[d for d in found if min(d.box[2], d.box[3]) >= 0.6 * side]
-                    for found, side in zip(self.detect_many(regions), sides, strict=True)]
+                    for found, side in zip(self.detect_many(regions, size=size), sides, strict=True)]
 
-        return redetect_near(bgr, previous, find_many=find_many, target_side=self.variant.input_size / 2)
+        return redetect_near(bgr, previous, find_many=find_many, target_side=size / 2)
 
 
 def _resize(bgr: np.ndarray, width: int, height: int) -> np.ndarray:

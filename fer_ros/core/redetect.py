@@ -3,9 +3,10 @@
 The pipeline's ``detect_every`` option runs the full detector on every N-th frame and this in between.
 Each previous box is grown by ``REGION_MARGIN`` of its side on every side; that region is resized so the
 face is about ``target_side`` pixels and searched for faces of roughly the previous size; the found face
-nearest to the previous centre is kept. Faces not found again are dropped until the next full detection;
-new faces wait for it (at most N - 1 frames). MTCNN has its own, cheaper way (one batched O-Net call on
-the previous boxes, ``MTCNNDetector.redetect``).
+nearest to the previous centre is kept. When a face is not found again the pipeline runs a full detection on
+that frame; new faces wait for the next one (at most N - 1 frames). MTCNN has its own, cheaper way (one
+batched O-Net call on the previous boxes, ``MTCNNDetector.redetect``); BlazeFace batches all regions
+(``find_many``).
 """
 
 from __future__ import annotations

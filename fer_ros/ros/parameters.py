@@ -64,7 +64,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("qos_depth", 1, "QoS history depth of the image subscriptions", "node", low=1, high=100, step=1,
               read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
-    _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
+    _pipe("detector", "face detector: blazeface = MediaPipe BlazeFace short range, blazeface-full = its full-range "
+          "model (yunet needs detector_model)", choices=DETECTORS),
     _pipe("detector_model", "path of a YuNet .onnx file, needed by detector yunet (e.g. OpenCV Zoo "
           "face_detection_yunet_2023mar.onnx)"),
     _pipe("detection_scale", "detect on the frame resized by this factor (1.0 = full resolution); boxes are "
