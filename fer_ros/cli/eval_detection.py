@@ -38,6 +38,7 @@ import numpy as np
 from fer_ros.core.boxes import box_iou
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
+from fer_ros.core.image_input import image_files
 
 
 def backgrounds(size=(640, 480)) -> list[np.ndarray]:
@@ -158,8 +159,7 @@ def load_photos(folder: Path, one_face: bool) -> list[tuple[Path, list[list[floa
         return [(folder / "images" / name, truth) for name, truth in sorted(boxes.items())]
     if not one_face:
         raise SystemExit(f"error: {boxes_file} not found (give --one-face for photos with one face each)")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
-    return [(p, None) for p in files]
+    return [(p, None) for p in image_files(folder, recursive=True)]
 
 
 def measure_photos(detector: ScaledDetector, photos) -> dict:
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return main_bench_frames(args)
     if args.faces is None:
         parser.error("give FACES_DIR (composites) or --photos DIR")
-    files = sorted(p for p in args.faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    files = image_files(args.faces, recursive=True)
     if not files:
         raise SystemExit(f"error: no face images under {args.faces}")
     sizes = tuple(int(s) for s in args.sizes.split(","))

@@ -7,7 +7,7 @@
                                         and fail if any sha256 differs from the registry
     fer-ros-models verify [--dir DIR]   check the files in DIR (default: where the runtime finds them)
 
-Cache: $FER_ROS_CACHE or ~/.cache/fer_ros/sources. Needs pip, h5py and onnx (derive only).
+Cache: $FER_ROS_CACHE or ~/.cache/fer_ros/sources. Needs pip, h5py, onnx and tflite (derive only).
 """
 
 from __future__ import annotations
