@@ -22,7 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 
 
 def backgrounds(size=(640, 480)) -> list[np.ndarray]:
@@ -72,7 +74,8 @@ def matched(detections, boxes) -> int:
     return found
 
 
-def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
+def build(config: str, yunet: str, min_face_size: int = 48,
+          providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> ScaledDetector:
     name, _, rest = config.partition("@")
     parts = rest.split(":") if rest else ["1.0"]
     scale = float(parts[0])
@@ -85,7 +88,7 @@ def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
 
         p = float(parts[1]) if len(parts) > 1 else 0.6
         r = float(parts[2]) if len(parts) > 2 else 0.7
-        base = MTCNNDetector(thresholds=(p, r, 0.7))
+        base = MTCNNDetector(thresholds=(p, r, 0.7), providers=providers)
     elif name == "yunet":
         base = YuNetDetector(yunet)
     else:
@@ -110,13 +113,14 @@ def measure(detector: ScaledDetector, frames) -> dict:
             "wall_ms_mean": float(np.mean(wall)), "wall_ms_p50": float(np.median(wall))}
 
 
-def measure_stages(config: str, yunet: str, frames) -> dict:
+def measure_stages(config: str, yunet: str, frames, providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
     """Mean per-stage ms (Pipeline.timings_ms) of the whole pipeline, default settings otherwise."""
     from fer_ros.core.config import PipelineConfig
     from fer_ros.core.pipeline import Pipeline
 
     name, _, scale = config.partition("@")
-    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet))
+    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet,
+                                   providers=providers))
     pipe.process(frames[0][0])
     stages: dict[str, list[float]] = {}
     cpu, faces = [], []
@@ -146,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-face-size", type=int, default=48, help="full-resolution pixels")
     parser.add_argument("--pipeline-configs", default="", help="also time the whole Pipeline per stage for "
                         "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
+    add_providers_argument(parser)
     args = parser.parse_args(argv)
+    providers = resolve_providers(args.providers)  # once: one warning for a missing provider with a fall-back
     cv2.setNumThreads(1)
     files = sorted(p for p in args.faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     if not files:
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {n: make_frames(files, args.frames, n, sizes, args.seed + n) for n in (1, 4)}
     results = {}
     for config in args.configs.split(","):
-        detector = build(config, args.yunet, args.min_face_size)
+        detector = build(config, args.yunet, args.min_face_size, providers)
         results[config] = {f"{n}_faces": measure(detector, frames) for n, frames in sets.items()}
         r1, r4 = results[config]["1_faces"], results[config]["4_faces"]
         print(f"{config:24s} recall 1 face {r1['recall']:.3f}  4 faces {r4['recall']:.3f}  "
@@ -163,12 +169,14 @@ def main(argv: list[str] | None = None) -> int:
               f"false pos {r1['false_positives'] + r4['false_positives']}", file=sys.stderr)
     stage_results = {}
     for config in [c for c in args.pipeline_configs.split(",") if c]:
-        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames) for n, frames in sets.items()}
+        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames, providers)
+                                  for n, frames in sets.items()}
         for n in (1, 4):
             r = stage_results[config][f"{n}_faces"]
             parts = " ".join(f"{k.removesuffix('_ms_mean')} {v:.2f}" for k, v in r.items())
             print(f"pipeline {config:14s} {n} face(s): {parts}", file=sys.stderr)
-    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "results": results,
+    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "providers": providers,
+           "results": results,
            "pipeline_stages": stage_results}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")

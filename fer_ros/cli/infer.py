@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.pipeline import Pipeline
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion-model", default=defaults.emotion_model)
     p.add_argument("--gender-model", default=defaults.gender_model, help="'' disables gender")
     p.add_argument("--threads", type=int, default=defaults.num_threads, help="onnxruntime intra-op threads")
+    add_providers_argument(p)
     return p
 
 
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         detector=args.detector, detector_model=args.detector_model, detection_scale=args.detection_scale,
         min_face_size=args.min_face_size, detection_threshold=args.detection_threshold,
         max_faces=args.max_faces, emotion_model=args.emotion_model, gender_model=args.gender_model,
-        num_threads=args.threads, detect_every=args.detect_every,
+        num_threads=args.threads, detect_every=args.detect_every, providers=args.providers,
     )
     try:
         pipe = Pipeline(config)
@@ -144,8 +146,7 @@ def run_video(args, pipe: Pipeline, emit) -> int:
                       disable=args.quiet, file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             for index, frame in enumerate(frames):
-                result = pipe.process(frame)
-                result.faces = tracker.update(result.faces)
+                result = pipe.process(frame, tracker)
                 emit(args.input, index, result)
                 if args.no_draw:
                     continue

@@ -3,10 +3,12 @@
 ``FaceClassifier.from_model(name_or_path)`` loads a registry model or any ONNX file with the
 metadata keys of ``fer_ros.core.model_registry``. ``predict(chips)`` takes BGR (or gray) uint8 face
 chips of any size, runs them as ONE batch and returns (N, len(labels)) float32 probabilities.
+``runs`` and ``faces_classified`` count the model calls and the faces they classified.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -14,7 +16,7 @@ import numpy as np
 
 from fer_ros.core.face_crop import CropPolicy, get_policy
 from fer_ros.core.model_registry import ModelFileError, ModelSpec, resolve_model
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 
 
 class FaceClassifier:
@@ -22,9 +24,12 @@ class FaceClassifier:
 
     kind = ""
 
-    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1):
+    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS):
         self.spec, self.path = spec, path
-        self.session = create_session(path, num_threads)
+        self.session = create_session(path, num_threads, providers)
+        self.runs = 0  # onnxruntime calls made by predict
+        self.faces_classified = 0  # faces in those calls
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ModelFileError(f"{path}: expected one NCHW image input, got "
@@ -40,9 +45,9 @@ class FaceClassifier:
         self._inv_std = (1.0 / np.asarray(spec.std, np.float32)).reshape(1, -1, 1, 1)
 
     @classmethod
-    def from_model(cls, name_or_path: str, num_threads: int = 1):
+    def from_model(cls, name_or_path: str, num_threads: int = 1, providers: Sequence[str] = DEFAULT_PROVIDERS):
         spec, path = resolve_model(name_or_path, cls.kind)
-        return cls(spec, path, num_threads)
+        return cls(spec, path, num_threads, providers)
 
     def _convert(self, chip: np.ndarray) -> np.ndarray:
         if chip.ndim == 2:
@@ -67,6 +72,8 @@ class FaceClassifier:
         if not chips:
             return np.zeros((0, len(self.labels)), np.float32)
         out = self.session.run(None, {self.input_name: self.preprocess(chips)})[0].astype(np.float32)
+        self.runs += 1
+        self.faces_classified += len(chips)
         out = out.reshape(len(chips), -1)
         if out.shape[1] != len(self.labels):
             raise ModelFileError(f"{self.path}: {out.shape[1]} outputs but {len(self.labels)} labels")

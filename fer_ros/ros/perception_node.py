@@ -9,6 +9,7 @@ Once a second it publishes its health on ``/diagnostics``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -55,12 +56,31 @@ class ThrottledWarnings:
         self._logger.warning(text + more)
 
 
+class RosLogHandler(logging.Handler):
+    """Python ``logging`` records of the core (e.g. an execution-provider fall-back) into the node's ROS log."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__(logging.INFO)
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(text)
+        else:
+            self._ros_logger.info(text)
+
+
 class PerceptionNode(Node):
     """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
+        self._log_handler = RosLogHandler(self.get_logger())
+        logging.getLogger("fer_ros").addHandler(self._log_handler)
         self._pipeline = Pipeline(parameters.pipeline_config(self._values))
         self._tracker = Tracker(parameters.tracker_config(self._values))
         self._pending_lock = threading.Lock()
@@ -106,7 +126,8 @@ class PerceptionNode(Node):
         self.get_logger().info(
             f"listening on {image_topic} ({v['reliability']}, "
             f"depth {v['qos_depth']}{', + compressed' if v['use_compressed'] else ''}); "
-            f"detector {v['detector']}, publishing {self.resolve_topic_name('faces/emotion')}")
+            f"detector {v['detector']} on {', '.join(self._pipeline.providers)}, "
+            f"publishing {self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
     def _on_image(self, msg) -> None:
@@ -197,13 +218,13 @@ class PerceptionNode(Node):
             return
         start = time.monotonic()
         try:
-            result = self._pipeline.process(bgr)
+            result = self._pipeline.process(bgr, self._tracker)  # tracked faces, gender once per track
         except ValueError as exc:
             self._health.frame_invalid()
             self._warnings.warn("pipeline_input", f"frame skipped: {exc}")
             return
         processing = time.monotonic() - start
-        faces = self._tracker.update(result.faces)
+        faces = result.faces
         labels = tuple(result.emotion_labels)
         self._emotion_pub.publish(messages.face_emotion_array(msg.header, faces, labels))
         if self._detections_pub is not None and values["publish_detections"]:
@@ -219,6 +240,7 @@ class PerceptionNode(Node):
         self._running = False
         self._slot.close()
         self._worker.join(timeout=10.0)
+        logging.getLogger("fer_ros").removeHandler(self._log_handler)
 
 
 def main(args: list[str] | None = None) -> int:
