@@ -39,7 +39,7 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
     apply_detector_attrs(pipeline, detector_attrs or {})  # bench-side settings (see BENCHMARKS.md)
     times, found, truth, false_pos, delays, never = [], 0, 0, 0, [], 0
     stages: dict[str, list[float]] = {}
-    gender_faces = 0
+    gender_faces = faces_seen = 0
     for k in range(max(int(sequences), 1)):
         seq = FaceSequence(n_faces, length, seed=seed + k, faces=faces)
         frames = [seq.frame(i) for i in range(length)]
@@ -57,6 +57,7 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
             for key, value in result.timings_ms.items():
                 stages.setdefault(key, []).append(value)
             boxes = [face.detection.box for face in result.faces]
+            faces_seen += len(boxes)
             tp, fp = count_matches(f.boxes, boxes)
             found, truth, false_pos = found + tp, truth + len(f.boxes), false_pos + fp
             visible = [j for j, tr in enumerate(seq.tracks) if i >= tr["enter"]]
@@ -70,6 +71,6 @@ def measure_stream(config: dict, every: int, n_faces: int = 4, length: int = 150
             "detector_attrs": detector_attrs or {}, "n_faces": n_faces, "frames": length, "sequences": sequences,
             "frame_ms": summarize(times), "fps_mean": 1e3 / float(np.mean(times)),
             "stages_ms_mean": {key: float(np.mean(v)) for key, v in stages.items()},
-            "gender_faces_per_frame": gender_faces / len(times),
+            "faces_per_frame": faces_seen / len(times), "gender_faces_per_frame": gender_faces / len(times),
             "recall": found / truth if truth else None, "false_positives": false_pos,
             "new_face_delay_frames": delays, "never_found": never}
