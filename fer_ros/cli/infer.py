@@ -28,6 +28,7 @@ from fer_ros.core.config import PipelineConfig
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import frame_to_dict
+from fer_ros.core.tracking import TrackerConfig
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", default="-", help="JSON lines file ('-' = stdout)")
     p.add_argument("--no-draw", action="store_true", help="do not write annotated images/video")
     p.add_argument("--no-track", action="store_true", help="videos: no tracking/smoothing")
+    p.add_argument("--gender-every", type=int, default=TrackerConfig().gender_every,
+                   help="videos: gender for a new track, then every N-th frame of the track (1 = every frame)")
     p.add_argument("--max-frames", type=int, default=0, help="videos/webcam: stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--detector", default=defaults.detector, choices=("haar", "mtcnn", "yunet"))
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         num_threads=args.threads, detect_every=args.detect_every, providers=args.providers,
     )
     try:
+        TrackerConfig(gender_every=args.gender_every).validate()
         pipe = Pipeline(config)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_video(args, pipe: Pipeline, emit) -> int:
     from tqdm import tqdm
 
-    from fer_ros.core.tracking import Tracker, TrackerConfig
+    from fer_ros.core.tracking import Tracker
 
     is_webcam = args.input.isdigit()
     capture = cv2.VideoCapture(int(args.input) if is_webcam else args.input)
@@ -139,7 +143,7 @@ def run_video(args, pipe: Pipeline, emit) -> int:
     if args.max_frames:
         total = min(total, args.max_frames) if total > 0 else args.max_frames
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    tracker = Tracker(TrackerConfig(enabled=not args.no_track))
+    tracker = Tracker(TrackerConfig(enabled=not args.no_track, gender_every=args.gender_every))
     writer = None
     try:
         frames = tqdm(video_frames(capture, args.max_frames), total=total or None, desc=name, unit="frame",
