@@ -119,6 +119,8 @@ class Tracker:
         self.config.validate()
         self._tracks: list[_Track] = []
         self._next_id = 1
+        # gender_due's matching, reused by the update that follows for the same Detection objects
+        self._planned: tuple[list[int], dict[int, _Track]] | None = None
 
     @property
     def active_ids(self) -> list[str]:
@@ -128,6 +130,7 @@ class Tracker:
     def reset(self) -> None:
         """Forget every track (ids keep increasing so old ids are never reused)."""
         self._tracks.clear()
+        self._planned = None
 
     def gender_due(self, detections: list[Detection]) -> list[bool]:
         """Per detection of this frame, whether it needs the gender model (a new track, or a refresh due).
@@ -138,6 +141,7 @@ class Tracker:
         if not self.config.enabled or every <= 1:
             return [True] * len(detections)
         assignment = self._match(*_geometry(detections))
+        self._planned = ([id(d) for d in detections], assignment)
         due = []
         for i in range(len(detections)):
             track = assignment.get(i)
@@ -153,7 +157,11 @@ class Tracker:
         if not self.config.enabled:
             return list(faces)
         boxes, lms = _geometry([f.detection for f in faces])
-        assignment = self._match(boxes, lms)
+        planned, self._planned = self._planned, None
+        if planned is not None and planned[0] == [id(f.detection) for f in faces]:
+            assignment = planned[1]  # the tracks have not changed since gender_due matched these detections
+        else:
+            assignment = self._match(boxes, lms)
         matched_tracks = set()
         out: list[Face] = []
         for i, face in enumerate(faces):
