@@ -30,6 +30,7 @@ from fer_ros.bench.keyframe import measure_stream
 from fer_ros.bench.stages import StageJob, run_isolated, run_job
 from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.config import PipelineConfig
+from fer_ros.core.onnx_session import resolve_providers
 from fer_ros.core.tracking import TrackerConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,6 +183,11 @@ def _summary(result: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        resolve_providers(args.providers)  # a missing provider: stop here with the reason, not in every job
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     mode_name = "tiny" if args.tiny else "quick" if args.quick else "full"
     mode = MODES[mode_name]
     out_dir = args.out_dir.resolve()

@@ -152,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                         "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
     add_providers_argument(parser)
     args = parser.parse_args(argv)
-    providers = resolve_providers(args.providers)  # once: one warning for a missing provider with a fall-back
+    try:
+        providers = resolve_providers(args.providers)  # once: one warning for a missing provider with a fall-back
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     cv2.setNumThreads(1)
     files = sorted(p for p in args.faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     if not files:
