@@ -24,6 +24,7 @@ import numpy as np
 
 from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
+from fer_ros.core.image_input import image_files
 from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 
 
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     cv2.setNumThreads(1)
-    files = sorted(p for p in args.faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    files = image_files(args.faces, recursive=True)
     if not files:
         raise SystemExit(f"error: no face images under {args.faces}")
     sizes = tuple(int(s) for s in args.sizes.split(","))

@@ -43,7 +43,7 @@ def test_cpu_session_runs_on_cpu():
 
 def test_pipeline_puts_every_session_on_the_configured_providers():
     pipe = Pipeline(PipelineConfig(detector="mtcnn", providers=("cpu",)))
-    sessions = [s for s, _, _ in pipe.detector.detector.nets.values()] + [pipe.emotion.session, pipe.gender.session]
+    sessions = [s for s, _ in pipe.detector.detector.nets.values()] + [pipe.emotion.session, pipe.gender.session]
     assert len(sessions) == 5 and all(session_providers(s) == ("cpu",) for s in sessions)
     face = pipe.process(np.ascontiguousarray(skimage.data.astronaut()[:, :, ::-1])).faces[0]
     assert face.emotion == "happy" and face.gender == "female"
