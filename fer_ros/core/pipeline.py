@@ -90,6 +90,16 @@ class Pipeline:
         return FrameResult(width=bgr.shape[1], height=bgr.shape[0], faces=faces,
                            emotion_labels=self.emotion_labels, timings_ms=timings, full_detection=full)
 
+    def dry_run(self) -> None:
+        """One dummy frame through the detector and one dummy face through every classifier (a batch each).
+
+        Raises what the models raise at run time (e.g. normalisation metadata that does not fit the
+        network); the stream state (``detect_every``) is not touched.
+        """
+        frame = np.full((120, 160, 3), 127, np.uint8)
+        self.detector.detect(frame)
+        self.classify(frame, [Detection(box=(40.0, 20.0, 80.0, 80.0), score=1.0)])
+
     def detect_in_stream(self, bgr: np.ndarray) -> tuple[list[Detection], bool]:
         """(detections, whether the full detector ran) for the next frame of the stream."""
         every = self.config.detect_every

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from typing import Any
 
 import cv2
@@ -34,8 +35,8 @@ from fer_ros.ros.latest_frame import LatestFrameSlot
 WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period
 
 
-class ThrottledWarnings:
-    """One warning per problem kind per period, telling how many similar events it stands for."""
+class ThrottledLog:
+    """One log line per problem kind per period, telling how many similar events it stands for."""
 
     def __init__(self, logger, period_s: float = WARN_PERIOD_S) -> None:
         self._logger = logger
@@ -44,6 +45,12 @@ class ThrottledWarnings:
         self._suppressed: dict[str, int] = {}
 
     def warn(self, kind: str, text: str) -> None:
+        self._log(kind, text, self._logger.warning)
+
+    def error(self, kind: str, text: str) -> None:
+        self._log(kind, text, self._logger.error)
+
+    def _log(self, kind: str, text: str, emit) -> None:
         now = time.monotonic()
         if now - self._last.get(kind, -1e9) < self._period:
             self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
@@ -51,7 +58,20 @@ class ThrottledWarnings:
         count = self._suppressed.pop(kind, 0)
         more = f" ({count} more like this in the last {self._period:.0f} s)" if count else ""
         self._last[kind] = now
-        self._logger.warning(text + more)
+        emit(text + more)
+
+
+def build_pipeline(values: dict[str, Any]) -> Pipeline:
+    """The pipeline for these parameter values, checked with one dummy batch through every model.
+
+    Raises (with the reason) when a model cannot be loaded or fails on the dummy batch.
+    """
+    pipeline = Pipeline(parameters.pipeline_config(values))
+    try:
+        pipeline.dry_run()
+    except Exception as exc:  # noqa: BLE001 - any run-time failure of a model: say which and why
+        raise RuntimeError(f"a dummy batch through the models failed: {type(exc).__name__}: {exc}") from exc
+    return pipeline
 
 
 class PerceptionNode(Node):
@@ -60,14 +80,14 @@ class PerceptionNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
-        self._pipeline = Pipeline(parameters.pipeline_config(self._values))
+        self._pipeline = build_pipeline(self._values)
         self._tracker = Tracker(parameters.tracker_config(self._values))
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
         self._pending_tracker = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._warnings = ThrottledWarnings(self.get_logger())
+        self._log = ThrottledLog(self.get_logger())
         # OpenCV's own decoder warnings (libpng/libjpeg) would print once per corrupt frame, unthrottled;
         # the node names each problem itself.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -121,7 +141,7 @@ class PerceptionNode(Node):
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
             if "pipeline" in groups:
-                pipeline = Pipeline(parameters.pipeline_config(new))
+                pipeline = build_pipeline(new)
         except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
             return self._reject(f"{', '.join(sorted(changed))}: {exc}")
         with self._pending_lock:
@@ -144,7 +164,7 @@ class PerceptionNode(Node):
         self.get_logger().debug(snap.summary() + f" debug_images={self.debug_images_published}")
         limit = self._values["latency_warn_ms"]
         if snap.latency_p95_ms > limit:
-            self._warnings.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds "
+            self._log.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds "
                                 f"latency_warn_ms={limit:.0f} ({snap.summary()})")
         diag = messages.diagnostic_array(self.get_clock().now().to_msg(),
                                          f"{self.get_fully_qualified_name()}: perception", snap, limit)
@@ -170,8 +190,10 @@ class PerceptionNode(Node):
             except Exception as exc:  # noqa: BLE001 - the node must survive anything one frame does
                 if not self._running or not rclpy.ok(context=self.context):
                     return
+                # not the input's fault (that is ImageConversionError): a model or the node failed
                 self._health.frame_failed()
-                self._warnings.warn("error", f"frame skipped: {type(exc).__name__}: {exc}")
+                self._log.error("failed", f"frame failed (counted in frames_failed): {type(exc).__name__}: "
+                                f"{exc}\n{traceback.format_exc()}")
 
     def _process(self, msg, received: float) -> None:
         self._apply_pending()
@@ -183,15 +205,10 @@ class PerceptionNode(Node):
                 bgr = image_to_bgr(msg, values["max_image_pixels"])
         except ImageConversionError as exc:
             self._health.frame_invalid()
-            self._warnings.warn(exc.problem, f"frame skipped: {exc}")
+            self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
         start = time.monotonic()
-        try:
-            result = self._pipeline.process(bgr)
-        except ValueError as exc:
-            self._health.frame_invalid()
-            self._warnings.warn("pipeline_input", f"frame skipped: {exc}")
-            return
+        result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
         processing = time.monotonic() - start
         faces = self._tracker.update(result.faces)
         labels = tuple(result.emotion_labels)
