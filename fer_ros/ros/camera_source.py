@@ -20,11 +20,10 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from fer_ros.core.image_input import IMAGE_SUFFIXES, image_files
 from fer_ros.ros import shutdown
 from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def open_source(source: str, width: int, height: int, loop: bool, faces: int = 1) -> Iterator[np.ndarray]:
@@ -37,7 +36,7 @@ def open_source(source: str, width: int, height: int, loop: bool, faces: int = 1
             index += 1
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(path)
         if not files:
             raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {source}")
         while True:
