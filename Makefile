@@ -7,7 +7,7 @@ ENV := source scripts/env.sh &&
 .PHONY: help setup build test lint demo bench models clean colcon-test debian-check
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup:  ## virtual environment with pinned ROS 2 Kilted wheels and python dependencies
 	@bash scripts/setup_env.sh
