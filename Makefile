@@ -24,6 +24,9 @@ test: build lint  ## build, lint, then every test (unit, ROS over DDS, models, C
 colcon-test: setup  ## `colcon test` runs the pytest suite (BUILD_TESTING=ON build in build/colcon-test/)
 	@bash scripts/check_colcon_test.sh $(PYTEST_ARGS)
 
+debian-check:  ## core, node and foundation tests on Debian's apt python3-opencv 4.6 / python3-numpy (own venv)
+	@bash scripts/check_debian_stack.sh $(PYTEST_ARGS)
+
 demo: build  ## run the node on a generated camera stream and print what /faces/emotion carries
 	@$(ENV) python -m fer_ros.ros.demo $(DEMO_ARGS)
 
