@@ -14,7 +14,6 @@ import time
 import traceback
 from typing import Any
 
-import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -23,6 +22,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
@@ -90,7 +90,7 @@ class PerceptionNode(Node):
         self._log = ThrottledLog(self.get_logger())
         # OpenCV's own decoder warnings (libpng/libjpeg) would print once per corrupt frame, unthrottled;
         # the node names each problem itself.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        quiet_opencv_logging()
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
