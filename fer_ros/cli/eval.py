@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
-from fer_ros.core.config import PipelineConfig
+from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import crop_chip, get_policy
 from fer_ros.core.image_input import image_files
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, required=True, help="write the metrics here")
     parser.add_argument("--png", type=Path, default=None, help="confusion matrix (default: JSON path .png)")
     parser.add_argument("--model", default="", help="registry name or .onnx path (default: the task's default)")
-    parser.add_argument("--detector", default="haar", choices=("haar", "mtcnn", "yunet"))
+    parser.add_argument("--detector", default="haar", choices=DETECTORS)
     parser.add_argument("--detector-model", default="", help="YuNet .onnx path")
     parser.add_argument("--detection-scale", type=float, default=1.0)
     parser.add_argument("--min-face-size", type=int, default=20)

@@ -65,13 +65,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
-    _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
+    _pipe("detector", "face detector: blazeface = MediaPipe BlazeFace short range, blazeface-full = its full-range "
+          "model (yunet needs detector_model)", choices=DETECTORS),
     _pipe("detector_model", "path of a YuNet .onnx file, needed by detector yunet (e.g. OpenCV Zoo "
           "face_detection_yunet_2023mar.onnx)"),
     _pipe("detection_scale", "detect on the frame resized by this factor (1.0 = full resolution); boxes are "
           "mapped back", low=0.05, high=1.0),
     _pipe("min_face_size", "smallest face to report, in full-resolution pixels", low=1, high=4096, step=1),
-    _pipe("detection_threshold", "minimum detector confidence (mtcnn, yunet; haar has no score)",
+    _pipe("detection_threshold", "minimum detector confidence (mtcnn, blazeface, yunet; haar has no score)",
           low=0.0, high=1.0),
     _pipe("max_faces", "at most this many faces per frame (highest score, then largest)",
           low=1, high=256, step=1),
