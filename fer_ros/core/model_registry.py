@@ -75,7 +75,7 @@ class ModelSpec:
     """One model: what file, how to feed it, what comes out."""
 
     name: str
-    kind: str  # "emotion" | "gender" | "detector"
+    kind: str  # "emotion" | "gender" | "detector" | "temporal" (per-track model, fer_ros.core.temporal)
     file: str  # file name inside models/ (or an absolute path for models given by path)
     sha256: str = ""  # "" = not checked (models given by path)
     input_size: tuple[int, int] = (64, 64)  # (width, height)
@@ -174,6 +174,15 @@ MODELS: dict[str, ModelSpec] = {
             sha256="06dce9b660ccfd6c26b999de99306405ad8c2c91de5378c7a29580908ab25dc7", **_FER_RESNET_PREPROCESSING,
             notes="the same network, averaging the face and its mirror image inside the graph: 65.59 % on "
                   "FER-2013 val for twice the cost per face",
+        ),
+        ModelSpec(
+            name="mgln-ckplus", kind="temporal", file="temporal_mgln_ckplus.onnx",
+            sha256="8aa110ae332f4b090a2f1bd827de4e8ca197924b74e6788d5a5c74685f504b5b",
+            input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
+            labels=EMOTION_LABELS, face_crop="dlib-aligned", provenance=None,
+            notes="MGLN (Yu et al.) per face track: trained here with fer_ros.training on the 40 CK+ sequences "
+                  "(10 subjects), SSM + GFM initialised from fer-resnet-fer2013; LOSO numbers in EVALUATION.md, "
+                  "training provenance in models/MODELS.md and the file's metadata",
         ),
         ModelSpec(name="mtcnn-pnet", kind="detector", file="mtcnn_pnet.onnx",
                   sha256="07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
@@ -291,7 +300,7 @@ def check_spec(spec: ModelSpec, where: str | Path) -> None:
 
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
-    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
+    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS, "temporal": EMOTION_LABELS}.get(kind, ())
     labels = tuple(s.strip() for s in metadata["labels"].split(",")) if metadata.get("labels") else default_labels
     size = _numbers(path, "input_size", metadata.get("input_size", "64,64"))
     if len(size) not in (1, 2) or not all(v.is_integer() for v in size):

@@ -24,6 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
+from fer_ros.core.temporal import temporal_tracker
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
@@ -82,6 +83,8 @@ class PerceptionNode(Node):
         self._values = parameters.declare_all(self)
         self._pipeline = build_pipeline(self._values)
         self._tracker = Tracker(parameters.tracker_config(self._values))
+        self._temporal = self._temporal_tracker(self._values)
+        self._pending_temporal: tuple | None = None  # (tracker or None,) while a change waits for the worker
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
         self._pending_tracker = None
@@ -136,10 +139,12 @@ class PerceptionNode(Node):
             new[p.name] = p.value
         changed = {name for name in new if new[name] != self._values[name]}
         groups = {parameters.BY_NAME[name].group for name in changed}
-        pipeline = tracker_config = None
+        pipeline = tracker_config = temporal = None
         try:
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
+            if "temporal" in groups:
+                temporal = (self._temporal_tracker(new),)
             if "pipeline" in groups:
                 pipeline = build_pipeline(new)
         except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
@@ -149,11 +154,17 @@ class PerceptionNode(Node):
                 self._pending_pipeline = pipeline
             if tracker_config is not None:
                 self._pending_tracker = tracker_config
+            if temporal is not None:
+                self._pending_temporal = temporal
             self._values = new
         if changed:
             listed = ", ".join(f"{n}={new[n]!r}" for n in sorted(changed))
             self.get_logger().info(f"parameters changed: {listed}")
         return SetParametersResult(successful=True)
+
+    @staticmethod
+    def _temporal_tracker(values: dict[str, Any]):
+        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
@@ -179,6 +190,8 @@ class PerceptionNode(Node):
                 self._pipeline, self._pending_pipeline = self._pending_pipeline, None
             if self._pending_tracker is not None:
                 self._tracker.config, self._pending_tracker = self._pending_tracker, None
+            if self._pending_temporal is not None:
+                (self._temporal,), self._pending_temporal = self._pending_temporal, None
 
     def _work(self) -> None:
         while self._running:
@@ -211,6 +224,8 @@ class PerceptionNode(Node):
         result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
         processing = time.monotonic() - start
         faces = self._tracker.update(result.faces)
+        if self._temporal is not None:
+            faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
         labels = tuple(result.emotion_labels)
         self._emotion_pub.publish(messages.face_emotion_array(msg.header, faces, labels))
         if self._detections_pub is not None and values["publish_detections"]:
