@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--yunet-model", default=str(DEFAULT_YUNET) if DEFAULT_YUNET.is_file() else "",
                    help="YuNet .onnx for the yunet rows (default: ../shared/models/face_detection_yunet.onnx)")
     p.add_argument("--threads", default="1,2", help="intra-op thread counts to measure per stage")
-    p.add_argument("--detectors", default="haar,mtcnn,yunet", help="detectors for the per-stage rows")
+    p.add_argument("--detectors", default="haar,mtcnn,blazeface,blazeface-full,yunet",
+                   help="detectors for the per-stage rows")
     p.add_argument("--skip-fer", action="store_true", help="do not run the fer package baseline")
     p.add_argument("--setup-fer", action="store_true", help="create the fer baseline venv when missing (slow)")
     p.add_argument("--fer-venv", type=Path, default=None, help="fer baseline venv (default $FER_BASELINE_VENV or "
@@ -214,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         configs = [(haar, 2, g, haar_attrs)]
     else:
         # (config, k, gender_every, detector settings)
-        configs = [({}, 1, 1, {}), ({}, 1, g, {}), ({}, 5, 1, {}), (haar, 5, g, haar_attrs), (mtcnn, 1, 1, {}),
-                   (mtcnn, 1, g, {}), (mtcnn, 5, 1, {}), (mtcnn, 5, g, mtcnn_attrs), (mtcnn, 10, g, mtcnn_attrs)]
+        configs = [({}, 1, 1, {}), ({}, 1, g, {}), ({}, 5, 1, {}), ({}, 5, g, {}), (haar, 5, g, haar_attrs),
+                   (mtcnn, 1, 1, {}), (mtcnn, 1, g, {}), (mtcnn, 5, 1, {}), (mtcnn, 5, g, mtcnn_attrs),
+                   (mtcnn, 10, g, mtcnn_attrs)]
         if args.yunet_model and "yunet" in args.detectors:
             yunet = {"detector": "yunet", "detector_model": args.yunet_model}
             configs += [(yunet, 1, 1, {}), (yunet, 5, g, {})]

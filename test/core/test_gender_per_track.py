@@ -59,7 +59,7 @@ def frame(i: int, man: bool = True, swap: bool = False) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pipe() -> Pipeline:
-    return Pipeline(PipelineConfig(detector="haar"))
+    return Pipeline(PipelineConfig(detector="haar", detect_every=1))
 
 
 def run(pipe: Pipeline, tracker: Tracker | None, length: int = LENGTH):
@@ -104,7 +104,7 @@ def test_every_face_is_classified_every_frame_without_per_track_gender(pipe, tra
     assert all(f.gender == ("female" if f.detection.box[0] < 320 else "male") for fs, _, _ in frames for f in fs)
 
 
-@pytest.mark.parametrize("detector", ["haar", "mtcnn"])
+@pytest.mark.parametrize("detector", ["haar", "mtcnn", "blazeface"])
 def test_emotion_on_refound_frames_comes_from_the_refound_box(detector):
     """detect_every 4: frames 1-3 only re-find the face; at frame 2 the face there becomes another one."""
     pipe = Pipeline(PipelineConfig(detector=detector, detect_every=4))

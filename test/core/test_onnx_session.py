@@ -47,6 +47,8 @@ def test_pipeline_puts_every_session_on_the_configured_providers():
     assert len(sessions) == 5 and all(session_providers(s) == ("cpu",) for s in sessions)
     face = pipe.process(np.ascontiguousarray(skimage.data.astronaut()[:, :, ::-1])).faces[0]
     assert face.emotion == "happy" and face.gender == "female"
+    blazeface = Pipeline(PipelineConfig(detector="blazeface", providers=["cpu"]))
+    assert session_providers(blazeface.detector.detector.session) == ("cpu",)
 
 
 @needs_missing
