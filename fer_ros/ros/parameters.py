@@ -98,7 +98,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # --- tracking and smoothing ---
     _track("tracking", "enabled", "assign stable track ids to faces across frames"),
     _track("track_iou_threshold", "iou_threshold", "a face joins a track when its box overlaps the track's "
-           "predicted box at least this much", low=0.0, high=1.0),
+           "predicted box at least this much (and at all: 0 = any overlap)", low=0.0, high=1.0),
     _track("track_max_center_shift", "max_center_shift", "...or when its centre (landmarks if any) is within "
            "this many box sizes of the prediction", low=0.0, high=10.0),
     _track("track_max_missed", "max_missed", "frames a track survives unseen before its id is retired",
