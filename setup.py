@@ -35,6 +35,7 @@ setup(
                                   if p.is_file() and p.name != ".keep"]),
         ("share/fer_ros/config", [str(p.relative_to(HERE)) for p in sorted((HERE / "config").glob("*"))
                                   if p.is_file() and p.name != ".keep"]),
+        ("share/fer_ros/msg", [str(p.relative_to(HERE)) for p in sorted((HERE / "msg").glob("*.msg"))]),
     ],
     install_requires=[r for r in requirements("requirements.txt") if not r.startswith(TEST_ONLY)],
     extras_require={

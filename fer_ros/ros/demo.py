@@ -24,8 +24,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from fer_ros.core.image_convert import image_to_bgr
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import image_to_bgr
 from fer_ros.ros.processes import interrupt
 
 NAMESPACE = "/fer_demo"

@@ -24,12 +24,12 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters
 from fer_ros.ros.health import HealthMonitor
-from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
 from fer_ros.ros.latest_frame import LatestFrameSlot
 
 WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period

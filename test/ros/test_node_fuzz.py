@@ -13,8 +13,8 @@ import pytest
 from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
 
 from fer_ros.core.boxes import box_iou as iou
+from fer_ros.core.image_convert import encode_compressed, fill_image_msg
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82
