@@ -58,11 +58,11 @@ class ThrottledWarnings:
 class PerceptionNode(Node):
     """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, start: bool = True, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
-        self._pipeline = Pipeline(parameters.pipeline_config(self._values))
-        self._tracker = Tracker(parameters.tracker_config(self._values))
+        self._pipeline: Pipeline | None = None
+        self._tracker: Tracker | None = None
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
         self._pending_tracker = None
@@ -75,7 +75,39 @@ class PerceptionNode(Node):
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
+        self._worker: threading.Thread | None = None
+        self._running = False
+        if start:  # the managed variant (fer_ros/ros/lifecycle_node.py) runs these on its transitions
+            self.load_models()
+            self.open_outputs()
+            self.open_inputs()
 
+    def load_models(self) -> None:
+        """Build the pipeline and tracker from the current parameters (loads and checks every model)."""
+        pipeline = Pipeline(parameters.pipeline_config(self._values))
+        tracker = Tracker(parameters.tracker_config(self._values))
+        with self._pending_lock:
+            self._pipeline, self._tracker = pipeline, tracker
+            self._pending_pipeline = self._pending_tracker = None
+
+    def open_outputs(self) -> None:
+        """The publishers and the once-a-second health report."""
+        self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
+        self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._detections_pub = None
+        if messages.VISION_MSGS_ERROR:
+            self.get_logger().info(f"vision_msgs not available ({messages.VISION_MSGS_ERROR}): "
+                                   "faces/detections is not published")
+        else:
+            self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
+
+        # steady clock: health reports go on when use_sim_time is set and /clock is paused or absent
+        self._health_timer = self.create_timer(1.0, self._report_health,
+                                               clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def open_inputs(self) -> None:
+        """The image subscriptions and the worker: frames are processed from here on."""
         v = self._values
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
@@ -88,18 +120,6 @@ class PerceptionNode(Node):
         if v["use_compressed"]:  # image_transport's naming: <image topic>/compressed
             self.create_subscription(CompressedImage, image_topic + "/compressed", self._on_image, qos)
 
-        self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
-        self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._detections_pub = None
-        if messages.VISION_MSGS_ERROR:
-            self.get_logger().info(f"vision_msgs not available ({messages.VISION_MSGS_ERROR}): "
-                                   "faces/detections is not published")
-        else:
-            self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
-
-        # steady clock: health reports go on when use_sim_time is set and /clock is paused or absent
-        self.create_timer(1.0, self._report_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
@@ -218,7 +238,8 @@ class PerceptionNode(Node):
         """Stop the worker (called before the node is destroyed)."""
         self._running = False
         self._slot.close()
-        self._worker.join(timeout=10.0)
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
 
 
 def main(args: list[str] | None = None) -> int:
