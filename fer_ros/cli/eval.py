@@ -27,15 +27,14 @@ from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderCl
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import crop_chip, get_policy
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from fer_ros.core.image_input import image_files
 
 
 def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:
     items = []
     for index, label in enumerate(labels):
         folder = root / label
-        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        files = image_files(folder) if folder.is_dir() else []
         items += [(p, index) for p in (files[:limit] if limit else files)]
     if not items:
         raise SystemExit(f"error: no images under {root}/<{'|'.join(labels)}>/")

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
+from fer_ros.core.image_input import image_files
 
 
 def backgrounds(size=(640, 480)) -> list[np.ndarray]:
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                         "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    files = sorted(p for p in args.faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    files = image_files(args.faces, recursive=True)
     if not files:
         raise SystemExit(f"error: no face images under {args.faces}")
     sizes = tuple(int(s) for s in args.sizes.split(","))

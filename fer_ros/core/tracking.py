@@ -3,7 +3,11 @@
 ROS-free; used by the ROS node and the CLI for videos. ``Tracker.update`` takes the faces of one frame
 (as produced by ``Pipeline.process``) and returns copies carrying a ``track_id`` and, when smoothing is
 on, probabilities smoothed over the track's history. A track that is not seen for more than
-``max_missed`` consecutive frames is retired; its id is never reused.
+``max_missed`` consecutive frames is retired; its id is never reused. Frames passed while tracking is
+disabled count as missed frames too, so re-enabling it never joins a face to a stale track.
+
+The emotion label and its confidence are both taken from the (smoothed) scores, with the labels the
+faces carry (``Face.emotion_labels``, i.e. the emotion model's), for any number of classes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fer_ros.core.boxes import box_iou
-from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
+from fer_ros.core.labels import GENDER_LABELS
 from fer_ros.core.results import Face
 
 SMOOTHING_MODES: tuple[str, ...] = ("off", "ema", "window")
@@ -26,7 +30,7 @@ class TrackerConfig:
     """How faces are matched between frames and how their scores are smoothed."""
 
     enabled: bool = True  # False: faces pass through untouched, track_id stays ""
-    iou_threshold: float = 0.2  # a detection may join a track when their boxes overlap at least this much
+    iou_threshold: float = 0.2  # a detection may join a track when their boxes overlap (IoU > 0) at least this much
     max_center_shift: float = 0.6  # ...or when its centre lies within this many box sizes of the prediction
     max_missed: int = 5  # frames a track survives without a detection before its id is retired
     smoothing: str = "ema"  # "off" | "ema" | "window"
@@ -114,6 +118,7 @@ class Tracker:
     def update(self, faces: list[Face]) -> list[Face]:
         """Match this frame's faces to tracks; return copies with track ids and smoothed scores."""
         if not self.config.enabled:
+            self._age(set())
             return list(faces)
         boxes = [np.asarray(f.detection.box, dtype=np.float64) for f in faces]
         lms = [None if f.detection.landmarks is None
@@ -133,11 +138,15 @@ class Tracker:
                 track.box, track.landmarks, track.missed = boxes[i], lms[i], 0
             matched_tracks.add(id(track))
             out.append(self._smooth(track, face))
+        self._age(matched_tracks)
+        return out
+
+    def _age(self, seen: set[int]) -> None:
+        """One frame passed: every track not in ``seen`` (object ids) misses it; retire the expired."""
         for track in self._tracks:
-            if id(track) not in matched_tracks:
+            if id(track) not in seen:
                 track.missed += 1
         self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed]
-        return out
 
     def _match(self, boxes: list[np.ndarray], lms: list[np.ndarray | None]) -> dict[int, _Track]:
         """Greedy matching: the closest admissible (detection, track) pairs first."""
@@ -146,7 +155,9 @@ class Tracker:
             for j, track in enumerate(self._tracks):
                 iou = box_iou(box, track.predicted_box())
                 dist = _normalised_distance(track, box, lms[i])
-                if iou >= self.config.iou_threshold or dist <= self.config.max_center_shift:
+                # IoU 0 is no overlap at all: it never admits a pair, even with iou_threshold 0
+                overlaps = iou > 0.0 and iou >= self.config.iou_threshold
+                if overlaps or dist <= self.config.max_center_shift:
                     candidates.append((dist - iou, i, j))
         candidates.sort()
         assignment: dict[int, _Track] = {}
@@ -161,6 +172,14 @@ class Tracker:
     def _smooth(self, track: _Track, face: Face) -> Face:
         cfg = self.config
         scores = np.asarray(face.emotion_scores, dtype=np.float32)
+        labels = tuple(face.emotion_labels)
+        if len(labels) != len(scores):
+            raise ValueError(f"face has {len(scores)} emotion scores but {len(labels)} labels {labels}")
+        previous = track.emotion_ema if track.emotion_ema is not None else (
+            track.emotion_history[-1] if track.emotion_history else None)
+        if previous is not None and previous.shape != scores.shape:
+            track.emotion_ema = None  # the emotion model changed: its history means nothing now
+            track.emotion_history.clear()
         gender_p = _gender_probability(face)
         if cfg.smoothing == "ema":
             a = cfg.ema_alpha
@@ -186,14 +205,12 @@ class Tracker:
         if total > 0:
             smoothed = smoothed / total
         best = int(np.argmax(smoothed))
-        labels = EMOTION_LABELS if len(smoothed) == len(EMOTION_LABELS) else None
         changes: dict = {
             "track_id": track.track_id,
             "emotion_scores": smoothed,
+            "emotion": labels[best],
             "emotion_confidence": float(smoothed[best]),
         }
-        if labels is not None:
-            changes["emotion"] = labels[best]
         if gender_p is not None:
             first = gender_p >= 0.5
             changes["gender"] = GENDER_LABELS[0] if first else GENDER_LABELS[1]

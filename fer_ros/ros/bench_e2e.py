@@ -123,11 +123,9 @@ def _instrument(node, perception_node_module, messages_module, capacity: int) ->
 
 
 def run_node(stats_path: Path, ros_args: list[str], capacity: int = 100_000) -> int:
-    import rclpy
+    from fer_ros.ros import messages, perception_node, shutdown
 
-    from fer_ros.ros import messages, perception_node
-
-    rclpy.init(args=["bench_e2e", "--ros-args", *ros_args])
+    stop = shutdown.init(["bench_e2e", "--ros-args", *ros_args])
     node = perception_node.PerceptionNode()
     records = _instrument(node, perception_node, messages, capacity)
 
@@ -135,7 +133,11 @@ def run_node(stats_path: Path, ros_args: list[str], capacity: int = 100_000) -> 
         stats_path.write_text(json.dumps({"records_ms": records.as_dict(), "overflow": records.overflow,
                                           "pid": os.getpid()}))
 
-    perception_node.spin_until_shutdown(node, on_stop=write_stats)
+    def on_stop() -> None:
+        node.stop()
+        write_stats()
+
+    shutdown.spin_until_stopped(node, stop, on_stop=on_stop)
     return 0
 
 

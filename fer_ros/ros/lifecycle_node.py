@@ -20,13 +20,14 @@ into the lifecycle transitions):
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 import rclpy
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import CompressedImage, Image
 
-from fer_ros.ros.perception_node import PerceptionNode, spin_until_shutdown
+from fer_ros.ros import shutdown
+from fer_ros.ros.perception_node import PerceptionNode
 
 EXIT_DELAY_S = 0.5  # after the shutdown transition: time to send its service response before exiting
 
@@ -38,6 +39,8 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
         PerceptionNode.__init__(self, start=False, **kwargs)  # rclpy Node + parameters only
         LifecycleNodeMixin.__init__(self)
         self._outputs_open = False
+        self._input = None
+        self._exit_at: float | None = None  # set by the shutdown transition
 
     # --- transitions (executor thread; the service answers when they return) ---
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -75,7 +78,7 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
         self._close_inputs()
         self._release()
         self.get_logger().info(f"shut down from {state.label}: exiting")
-        self._exit_timer = self.create_timer(EXIT_DELAY_S, self._exit)
+        self._exit_at = time.monotonic() + EXIT_DELAY_S
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -95,8 +98,9 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
     # --- helpers ---
     def _close_inputs(self) -> None:
         """Unsubscribe, then stop the worker (it finishes the frame in hand) and drop a waiting frame."""
-        for subscription in [s for s in self.subscriptions if s.msg_type in (Image, CompressedImage)]:
-            self.destroy_subscription(subscription)
+        if self._input is not None:
+            self._input.close()
+            self._input = None
         self.stop()
 
     def _release(self) -> None:
@@ -111,21 +115,21 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
             self._pipeline = self._tracker = self._pending_pipeline = self._pending_tracker = None
         gc.collect()
 
-    def _exit(self) -> None:
-        self.destroy_timer(self._exit_timer)
-        rclpy.try_shutdown(context=self.context)  # ends spin_until_shutdown's executor.spin()
+    def finished(self) -> bool:
+        """True shortly after the shutdown transition (its service response has been sent by then)."""
+        return self._exit_at is not None and time.monotonic() >= self._exit_at
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_lifecycle_node``."""
-    rclpy.init(args=args)
+    """Entry point of ``ros2 run fer_ros perception_lifecycle_node``; exit code 0 after shutdown or SIGINT."""
+    stop = shutdown.init(args)
     try:
         node = LifecyclePerceptionNode()
     except Exception as exc:  # noqa: BLE001 - a bad parameter value: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    spin_until_shutdown(node)
+    shutdown.spin_until_stopped(node, stop, done=node.finished, on_stop=node.stop)
     return 0
 
 

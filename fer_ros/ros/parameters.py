@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.node import Node
 
-RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
+# accepted values of the image input parameters (fer_ros/ros/image_input.py implements them); defined here,
+# not there, so that this table imports no ROS
+RELIABILITIES: tuple[str, ...] = ("auto", "best_effort", "reliable")
+TRANSPORTS: tuple[str, ...] = ("raw", "compressed")
 
 _PIPELINE_DEFAULTS = PipelineConfig()
 _TRACKER_DEFAULTS = TrackerConfig()
@@ -61,11 +64,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # --- input and QoS (fixed at start) ---
     ParamSpec("image_topic", "camera/image_raw", "sensor_msgs/Image topic to process (relative names follow "
               "the node namespace)", "node", read_only=True),
-    ParamSpec("use_compressed", False, "also subscribe to <image_topic>/compressed "
-              "(sensor_msgs/CompressedImage, jpeg/png)", "node", read_only=True),
-    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscriptions "
-              "(best_effort = sensor data QoS)", "node", choices=RELIABILITIES, read_only=True),
-    ParamSpec("qos_depth", 1, "QoS history depth of the image subscriptions", "node", low=1, high=100, step=1,
+    ParamSpec("transport", "raw", "image_transport to subscribe to, exactly one: raw = sensor_msgs/Image on "
+              "image_topic, compressed = sensor_msgs/CompressedImage (jpeg/png) on <image_topic>/compressed",
+              "node", choices=TRANSPORTS, read_only=True),
+    ParamSpec("reliability", "auto", "QoS reliability of the image subscription; auto matches the topic's "
+              "publishers as rosbag2 does (reliable if all are reliable, else best effort), re-checked when "
+              "publishers come and go", "node", choices=RELIABILITIES, read_only=True),
+    ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
     _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
@@ -190,7 +195,10 @@ def values_from_params_file(path: str | Path, node_name: str = "perception_node"
     file and the parameter for a value of the wrong type or outside its range, or a parameter the node
     does not have (ROS's own, e.g. ``use_sim_time``, are ignored).
     """
-    import yaml
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError("reading a params file needs PyYAML (pip install pyyaml)") from None
 
     path = Path(path)
     try:

