@@ -41,6 +41,8 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
         self._outputs_open = False
         self._input = None
         self._exit_at: float | None = None  # set by the shutdown transition
+        self.get_logger().info(f"unconfigured, waiting for configure ({self.get_fully_qualified_name()}"
+                               "/change_state, e.g. ros2 lifecycle set)")
 
     # --- transitions (executor thread; the service answers when they return) ---
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:

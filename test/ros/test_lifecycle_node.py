@@ -23,7 +23,7 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa:
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-DOMAIN_ID = 86
+DOMAIN_ID = 88
 STARTUP_S = 90.0  # model loading on a busy 2-core machine
 CALL_S = 60.0
 REPLY_S = 20.0
