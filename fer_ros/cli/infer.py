@@ -1,6 +1,7 @@
 """fer-ros-infer: run the perception pipeline on an image, a folder, a video file, a webcam or a rosbag2 bag.
 
-    fer-ros-infer INPUT [--out DIR] [--jsonl FILE] [--params-file perception.yaml] [--detector ...] ...
+    fer-ros-infer INPUT [--out DIR] [--jsonl FILE] [--params-file perception.yaml]
+                  [--detector haar|mtcnn|blazeface|blazeface-full|yunet] ...
     fer-ros-infer BAG_DIR --topic /camera/image_raw [--out-bag OUT_DIR] [--jsonl FILE] [--out DIR]
 
 INPUT is an image file, a folder of images, a video file, a webcam index (``0``) or a rosbag2 bag (a
@@ -28,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.core.config import PipelineConfig
+from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.image_input import image_files, is_image_file
 from fer_ros.core.pipeline import Pipeline
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", action="store_true", help="videos: no tracking/smoothing")
     p.add_argument("--max-frames", type=int, default=0, help="videos/webcam: stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--detector", default=defaults.detector, choices=("haar", "mtcnn", "yunet"))
+    p.add_argument("--detector", default=defaults.detector, choices=DETECTORS)
     p.add_argument("--detector-model", default=defaults.detector_model, help="YuNet .onnx path")
     p.add_argument("--detection-scale", type=float, default=defaults.detection_scale)
     p.add_argument("--min-face-size", type=int, default=defaults.min_face_size)
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("error: reading rosbag2 bags needs the rosbags package: pip install rosbags==0.11.9 "
                       "(or pip install .[tools])", file=sys.stderr)
                 return 2
-            return run_bag(args, pipe, emit, tracker_config, values["max_image_pixels"])
+            return run_bag(args, pipe, emit, values)
         if source.is_dir() or is_image_file(source):
             files = image_files(source) if source.is_dir() else [source]
             if not files:

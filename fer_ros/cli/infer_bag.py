@@ -27,7 +27,9 @@ from fer_ros.bag.writer import FACES_TOPIC, FacesBagWriter
 from fer_ros.cli.infer import AnnotatedVideo
 from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, image_to_bgr
 from fer_ros.core.pipeline import Pipeline
-from fer_ros.core.tracking import Tracker, TrackerConfig
+from fer_ros.core.temporal import temporal_tracker
+from fer_ros.core.tracking import Tracker
+from fer_ros.ros import parameters  # the node's parameter table; imports no ROS
 
 MAX_WARNINGS = 20  # skipped frames named one by one; the rest are counted
 
@@ -36,18 +38,25 @@ def bag_name(path: Path) -> str:
     return path.stem if path.is_file() else path.resolve().name
 
 
-def run_bag(args, pipe: Pipeline, emit, tracker_config: TrackerConfig, max_image_pixels: int) -> int:
+def run_bag(args, pipe: Pipeline, emit, values: dict) -> int:
+    """Process the bag ``args.input`` with the node's parameter ``values``; the exit code (2: bag error)."""
     from tqdm import tqdm
 
     path = Path(args.input)
+    max_image_pixels = values["max_image_pixels"]
     skipped = 0
+    try:
+        tracker = Tracker(parameters.tracker_config(values))
+        temporal = temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         with ImageTopicReader(path, args.topic) as bag:
             name = bag_name(path)
             out_bag = args.out_bag or args.out / f"{name}_faces"
             fps = (bag.count - 1) / (bag.duration_ns / 1e9) if bag.count > 1 and bag.duration_ns > 0 else 10.0
             video = AnnotatedVideo(None if args.no_draw else args.out / f"{name}.mp4", fps)
-            tracker = Tracker(tracker_config)
             decode = compressed_to_bgr if bag.msgtype == COMPRESSED_TYPE else image_to_bgr
             provenance = {"generated_by": "fer-ros-infer", "source_bag": str(path), "source_topic": bag.topic}
             with FacesBagWriter(out_bag, args.out_bag_storage or bag.storage, custom_data=provenance) as faces_bag:
@@ -70,6 +79,8 @@ def run_bag(args, pipe: Pipeline, emit, tracker_config: TrackerConfig, max_image
                                 continue
                             result = pipe.process(bgr)
                             result.faces = tracker.update(result.faces)
+                            if temporal is not None:  # the node's temporal_model, per track
+                                result.faces = temporal.update(bgr, result.faces, tracker.active_ids)
                             header = image.msg.header
                             faces_bag.write(image.bag_time_ns, header, result.faces, result.emotion_labels)
                             emit(str(path), image.index, result, topic=bag.topic, bag_time_ns=image.bag_time_ns,

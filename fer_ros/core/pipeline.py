@@ -6,8 +6,8 @@
 Stage timings (ms) in ``result.timings_ms``: detect, align, gender, emotion, total.
 Tracking/smoothing is not done here (see ``fer_ros.core.tracking``). With ``detect_every`` N > 1,
 ``process`` treats its frames as one stream: the full detector runs on every N-th frame (and whenever no
-face is known), the frames in between only re-find the previous faces (``fer_ros.core.redetect``);
-``reset()`` starts a new stream.
+face is known), the frames in between only re-find the previous faces (``fer_ros.core.redetect``); a frame
+where one of them is not found again gets a full detection at once. ``reset()`` starts a new stream.
 """
 
 from __future__ import annotations
@@ -87,6 +87,16 @@ class Pipeline:
         return FrameResult(width=bgr.shape[1], height=bgr.shape[0], faces=faces,
                            emotion_labels=self.emotion_labels, timings_ms=timings, full_detection=full)
 
+    def dry_run(self) -> None:
+        """One dummy frame through the detector and one dummy face through every classifier (a batch each).
+
+        Raises what the models raise at run time (e.g. normalisation metadata that does not fit the
+        network); the stream state (``detect_every``) is not touched.
+        """
+        frame = np.full((120, 160, 3), 127, np.uint8)
+        self.detector.detect(frame)
+        self.classify(frame, [Detection(box=(40.0, 20.0, 80.0, 80.0), score=1.0)])
+
     def detect_in_stream(self, bgr: np.ndarray) -> tuple[list[Detection], bool]:
         """(detections, whether the full detector ran) for the next frame of the stream."""
         every = self.config.detect_every
@@ -94,6 +104,9 @@ class Pipeline:
                 and bgr.shape == self._previous_shape):
             detections, full = self.detector.redetect(bgr, self._previous), False
             self._since_full += 1
+            if len(detections) < len(self._previous):  # a face was lost (moved far, occluded, left): search now
+                detections, full = self.detector.detect(bgr), True
+                self._since_full = 0
         else:
             detections, full = self.detector.detect(bgr), True
             self._since_full = 0

@@ -94,7 +94,7 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
         result = super()._on_set_parameters(params)
         if self._pipeline is None:  # configure loads from the accepted values
             with self._pending_lock:
-                self._pending_pipeline = self._pending_tracker = None
+                self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
         return result
 
     # --- helpers ---
@@ -114,7 +114,8 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
             self.destroy_timer(self._health_timer)
             self._outputs_open = False
         with self._pending_lock:
-            self._pipeline = self._tracker = self._pending_pipeline = self._pending_tracker = None
+            self._pipeline = self._tracker = self._temporal = None
+            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
         gc.collect()
 
     def finished(self) -> bool:

@@ -28,8 +28,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 def face_emotion(face: Face) -> FaceEmotion:
     """One FaceEmotion message from a core Face (pixels of the full-resolution image)."""
     fields = face_emotion_fields(face)
-    fields["landmarks"] = float32_array(fields["landmarks"])
-    fields["emotion_scores"] = float32_array(fields["emotion_scores"])
+    for name in ("landmarks", "emotion_scores", "temporal_scores"):
+        fields[name] = float32_array(fields[name])
     return FaceEmotion(**fields)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from typing import Any
 
-import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -23,7 +23,9 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
+from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
+from fer_ros.core.temporal import temporal_tracker
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
@@ -34,8 +36,8 @@ from fer_ros.ros.latest_frame import LatestFrameSlot
 WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period
 
 
-class ThrottledWarnings:
-    """One warning per problem kind per period, telling how many similar events it stands for."""
+class ThrottledLog:
+    """One log line per problem kind per period, telling how many similar events it stands for."""
 
     def __init__(self, logger, period_s: float = WARN_PERIOD_S) -> None:
         self._logger = logger
@@ -44,6 +46,12 @@ class ThrottledWarnings:
         self._suppressed: dict[str, int] = {}
 
     def warn(self, kind: str, text: str) -> None:
+        self._log(kind, text, self._logger.warning)
+
+    def error(self, kind: str, text: str) -> None:
+        self._log(kind, text, self._logger.error)
+
+    def _log(self, kind: str, text: str, emit) -> None:
         now = time.monotonic()
         if now - self._last.get(kind, -1e9) < self._period:
             self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
@@ -51,7 +59,20 @@ class ThrottledWarnings:
         count = self._suppressed.pop(kind, 0)
         more = f" ({count} more like this in the last {self._period:.0f} s)" if count else ""
         self._last[kind] = now
-        self._logger.warning(text + more)
+        emit(text + more)
+
+
+def build_pipeline(values: dict[str, Any]) -> Pipeline:
+    """The pipeline for these parameter values, checked with one dummy batch through every model.
+
+    Raises (with the reason) when a model cannot be loaded or fails on the dummy batch.
+    """
+    pipeline = Pipeline(parameters.pipeline_config(values))
+    try:
+        pipeline.dry_run()
+    except Exception as exc:  # noqa: BLE001 - any run-time failure of a model: say which and why
+        raise RuntimeError(f"a dummy batch through the models failed: {type(exc).__name__}: {exc}") from exc
+    return pipeline
 
 
 class PerceptionNode(Node):
@@ -62,15 +83,17 @@ class PerceptionNode(Node):
         self._values = parameters.declare_all(self)
         self._pipeline: Pipeline | None = None
         self._tracker: Tracker | None = None
+        self._temporal = None
+        self._pending_temporal: tuple | None = None  # (tracker or None,) while a change waits for the worker
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
         self._pending_tracker = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._warnings = ThrottledWarnings(self.get_logger())
+        self._log = ThrottledLog(self.get_logger())
         # OpenCV's own decoder warnings (libpng/libjpeg) would print once per corrupt frame, unthrottled;
         # the node names each problem itself.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        quiet_opencv_logging()
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
@@ -82,12 +105,13 @@ class PerceptionNode(Node):
             self.open_inputs()
 
     def load_models(self) -> None:
-        """Build the pipeline and tracker from the current parameters (loads and checks every model)."""
-        pipeline = Pipeline(parameters.pipeline_config(self._values))
+        """Build the pipeline and trackers from the current parameters (loads and checks every model)."""
+        pipeline = build_pipeline(self._values)
         tracker = Tracker(parameters.tracker_config(self._values))
+        temporal = self._temporal_tracker(self._values)
         with self._pending_lock:
-            self._pipeline, self._tracker = pipeline, tracker
-            self._pending_pipeline = self._pending_tracker = None
+            self._pipeline, self._tracker, self._temporal = pipeline, tracker, temporal
+            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
 
     def open_outputs(self) -> None:
         """The publishers and the once-a-second health report."""
@@ -136,12 +160,14 @@ class PerceptionNode(Node):
             new[p.name] = p.value
         changed = {name for name in new if new[name] != self._values[name]}
         groups = {parameters.BY_NAME[name].group for name in changed}
-        pipeline = tracker_config = None
+        pipeline = tracker_config = temporal = None
         try:
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
+            if "temporal" in groups:
+                temporal = (self._temporal_tracker(new),)
             if "pipeline" in groups:
-                pipeline = Pipeline(parameters.pipeline_config(new))
+                pipeline = build_pipeline(new)
         except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
             return self._reject(f"{', '.join(sorted(changed))}: {exc}")
         with self._pending_lock:
@@ -149,11 +175,17 @@ class PerceptionNode(Node):
                 self._pending_pipeline = pipeline
             if tracker_config is not None:
                 self._pending_tracker = tracker_config
+            if temporal is not None:
+                self._pending_temporal = temporal
             self._values = new
         if changed:
             listed = ", ".join(f"{n}={new[n]!r}" for n in sorted(changed))
             self.get_logger().info(f"parameters changed: {listed}")
         return SetParametersResult(successful=True)
+
+    @staticmethod
+    def _temporal_tracker(values: dict[str, Any]):
+        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
@@ -164,7 +196,7 @@ class PerceptionNode(Node):
         self.get_logger().debug(snap.summary() + f" debug_images={self.debug_images_published}")
         limit = self._values["latency_warn_ms"]
         if snap.latency_p95_ms > limit:
-            self._warnings.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds "
+            self._log.warn("latency", f"latency p95 {snap.latency_p95_ms:.0f} ms exceeds "
                                 f"latency_warn_ms={limit:.0f} ({snap.summary()})")
         diag = messages.diagnostic_array(self.get_clock().now().to_msg(),
                                          f"{self.get_fully_qualified_name()}: perception", snap, limit)
@@ -179,6 +211,8 @@ class PerceptionNode(Node):
                 self._pipeline, self._pending_pipeline = self._pending_pipeline, None
             if self._pending_tracker is not None:
                 self._tracker.config, self._pending_tracker = self._pending_tracker, None
+            if self._pending_temporal is not None:
+                (self._temporal,), self._pending_temporal = self._pending_temporal, None
 
     def _work(self) -> None:
         while self._running:
@@ -190,8 +224,10 @@ class PerceptionNode(Node):
             except Exception as exc:  # noqa: BLE001 - the node must survive anything one frame does
                 if not self._running or not rclpy.ok(context=self.context):
                     return
+                # not the input's fault (that is ImageConversionError): a model or the node failed
                 self._health.frame_failed()
-                self._warnings.warn("error", f"frame skipped: {type(exc).__name__}: {exc}")
+                self._log.error("failed", f"frame failed (counted in frames_failed): {type(exc).__name__}: "
+                                f"{exc}\n{traceback.format_exc()}")
 
     def _process(self, msg, received: float) -> None:
         self._apply_pending()
@@ -203,17 +239,14 @@ class PerceptionNode(Node):
                 bgr = image_to_bgr(msg, values["max_image_pixels"])
         except ImageConversionError as exc:
             self._health.frame_invalid()
-            self._warnings.warn(exc.problem, f"frame skipped: {exc}")
+            self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
         start = time.monotonic()
-        try:
-            result = self._pipeline.process(bgr)
-        except ValueError as exc:
-            self._health.frame_invalid()
-            self._warnings.warn("pipeline_input", f"frame skipped: {exc}")
-            return
+        result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
         processing = time.monotonic() - start
         faces = self._tracker.update(result.faces)
+        if self._temporal is not None:
+            faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
         labels = tuple(result.emotion_labels)
         self._emotion_pub.publish(messages.face_emotion_array(msg.header, faces, labels))
         if self._detections_pub is not None and values["publish_detections"]:
