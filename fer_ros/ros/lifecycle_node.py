@@ -23,10 +23,9 @@ import gc
 import time
 from typing import Any
 
-import rclpy
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 
-from fer_ros.ros import shutdown
+from fer_ros.ros import perception_node
 from fer_ros.ros.perception_node import PerceptionNode
 
 EXIT_DELAY_S = 0.5  # after the shutdown transition: time to send its service response before exiting
@@ -125,15 +124,7 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run fer_ros perception_lifecycle_node``; exit code 0 after shutdown or SIGINT."""
-    stop = shutdown.init(args)
-    try:
-        node = LifecyclePerceptionNode()
-    except Exception as exc:  # noqa: BLE001 - a bad parameter value: say why and exit non-zero
-        rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
-        rclpy.try_shutdown()
-        return 1
-    shutdown.spin_until_stopped(node, stop, done=node.finished, on_stop=node.stop)
-    return 0
+    return perception_node.main(args, LifecyclePerceptionNode)
 
 
 if __name__ == "__main__":

@@ -265,16 +265,24 @@ class PerceptionNode(Node):
             self._worker.join(timeout=10.0)
 
 
-def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_node``; exit code 0 after SIGINT/SIGTERM."""
+    def finished(self) -> bool:
+        """Whether the node asks its process to exit (the lifecycle variant after ``shutdown``)."""
+        return False
+
+
+def main(args: list[str] | None = None, node_type: type[PerceptionNode] = PerceptionNode) -> int:
+    """Entry point of ``ros2 run fer_ros perception_node`` (``node_type``: the lifecycle variant's too).
+
+    Exit code 0 after SIGINT/SIGTERM or when the node is finished, 1 when it cannot start.
+    """
     stop = shutdown.init(args)
     try:
-        node = PerceptionNode()
+        node = node_type()
     except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    shutdown.spin_until_stopped(node, stop, on_stop=node.stop)
+    shutdown.spin_until_stopped(node, stop, done=node.finished, on_stop=node.stop)
     return 0
 
 
