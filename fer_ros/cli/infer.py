@@ -29,11 +29,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.image_input import image_files, is_image_file
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import frame_to_dict
+from fer_ros.core.tracking import TrackerConfig
 
 
 def video_frames(capture: cv2.VideoCapture, max_frames: int) -> Iterator[np.ndarray]:
@@ -63,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", default="-", help="JSON lines file ('-' = stdout)")
     p.add_argument("--no-draw", action="store_true", help="do not write annotated images/video")
     p.add_argument("--no-track", action="store_true", help="videos: no tracking/smoothing")
+    p.add_argument("--gender-every", type=int, default=TrackerConfig().gender_every,
+                   help="videos: gender for a new track, then every N-th frame of the track (1 = every frame)")
     p.add_argument("--max-frames", type=int, default=0, help="videos/webcam: stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--detector", default=defaults.detector, choices=DETECTORS)
@@ -77,14 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion-model", default=defaults.emotion_model)
     p.add_argument("--gender-model", default=defaults.gender_model, help="'' disables gender")
     p.add_argument("--threads", type=int, default=defaults.num_threads, help="onnxruntime intra-op threads")
+    add_providers_argument(p)
     return p
 
 
-# command-line option (argparse dest) -> PipelineConfig field
+# command-line option (argparse dest) -> node parameter (fer_ros/ros/parameters.py)
 ARG_FIELDS = {"detector": "detector", "detector_model": "detector_model", "detection_scale": "detection_scale",
               "min_face_size": "min_face_size", "detection_threshold": "detection_threshold",
               "max_faces": "max_faces", "emotion_model": "emotion_model", "gender_model": "gender_model",
-              "threads": "num_threads", "detect_every": "detect_every"}
+              "threads": "num_threads", "detect_every": "detect_every", "providers": "providers",
+              "gender_every": "gender_every"}
 
 
 def explicit_options(argv: list[str] | None) -> set[str]:
@@ -197,8 +203,7 @@ def run_video(args, pipe: Pipeline, emit, tracker_config) -> int:
                       disable=args.quiet, file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             for index, frame in enumerate(frames):
-                result = pipe.process(frame)
-                result.faces = tracker.update(result.faces)
+                result = pipe.process(frame, tracker)
                 emit(args.input, index, result)
                 video.write(frame, result.faces)
     finally:

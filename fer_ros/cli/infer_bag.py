@@ -77,8 +77,7 @@ def run_bag(args, pipe: Pipeline, emit, values: dict) -> int:
                                 if skipped <= MAX_WARNINGS:
                                     tqdm.write(f"warning: {problem}", file=sys.stderr)
                                 continue
-                            result = pipe.process(bgr)
-                            result.faces = tracker.update(result.faces)
+                            result = pipe.process(bgr, tracker)  # tracked as the node does it
                             if temporal is not None:  # the node's temporal_model, per track
                                 result.faces = temporal.update(bgr, result.faces, tracker.active_ids)
                             header = image.msg.header

@@ -102,7 +102,7 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
         if self._input is not None:
             self._input.close()
             self._input = None
-        self.stop()
+        self.stop_worker()
 
     def _release(self) -> None:
         """Destroy the publishers and the health timer, and let go of the pipeline's onnxruntime sessions."""

@@ -9,6 +9,7 @@ Once a second it publishes its health on ``/diagnostics``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -75,12 +76,31 @@ def build_pipeline(values: dict[str, Any]) -> Pipeline:
     return pipeline
 
 
+class RosLogHandler(logging.Handler):
+    """Python ``logging`` records of the core (e.g. an execution-provider fall-back) into the node's ROS log."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__(logging.INFO)
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(text)
+        else:
+            self._ros_logger.info(text)
+
+
 class PerceptionNode(Node):
     """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
 
     def __init__(self, *, start: bool = True, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
+        self._log_handler = RosLogHandler(self.get_logger())
+        logging.getLogger("fer_ros").addHandler(self._log_handler)
         self._pipeline: Pipeline | None = None
         self._tracker: Tracker | None = None
         self._temporal = None
@@ -139,7 +159,8 @@ class PerceptionNode(Node):
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']}, "
+        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']} on "
+                               f"{', '.join(self._pipeline.providers)}, "
                                f"publishing {self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
@@ -164,7 +185,7 @@ class PerceptionNode(Node):
         try:
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
-            if "temporal" in groups:
+            if "temporal" in groups or changed & {"providers", "num_threads"}:  # its session uses both
                 temporal = (self._temporal_tracker(new),)
             if "pipeline" in groups:
                 pipeline = build_pipeline(new)
@@ -185,7 +206,8 @@ class PerceptionNode(Node):
 
     @staticmethod
     def _temporal_tracker(values: dict[str, Any]):
-        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
+        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"],
+                                values["providers"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
@@ -242,9 +264,10 @@ class PerceptionNode(Node):
             self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
         start = time.monotonic()
-        result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
+        # tracked faces, gender once per track; raising here is a failure, not bad input: see _work
+        result = self._pipeline.process(bgr, self._tracker)
         processing = time.monotonic() - start
-        faces = self._tracker.update(result.faces)
+        faces = result.faces
         if self._temporal is not None:
             faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
         labels = tuple(result.emotion_labels)
@@ -259,11 +282,15 @@ class PerceptionNode(Node):
 
     def stop(self) -> None:
         """Stop the worker (called before the node is destroyed)."""
+        self.stop_worker()
+        logging.getLogger("fer_ros").removeHandler(self._log_handler)
+
+    def stop_worker(self) -> None:
+        """Stop taking frames: the worker finishes the frame in hand, a waiting frame is dropped."""
         self._running = False
         self._slot.close()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
-
 
     def finished(self) -> bool:
         """Whether the node asks its process to exit (the lifecycle variant after ``shutdown``)."""
