@@ -39,7 +39,7 @@ def camera_stamp(index: int) -> tuple[int, int]:
     return 500 + index, 1000 * index + 7
 
 
-def _image_message(index: int, encoding: str):
+def image_message(index: int, encoding: str):
     types = STORE.types
     sec, nanosec = camera_stamp(index)
     header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
@@ -65,7 +65,7 @@ def write_image_bag(path: Path, spec: BagSpec, order=WRITE_ORDER, topic: str = I
         images = writer.add_connection(topic, msgtype, typestore=STORE)
         chatter = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=STORE)
         for index in order:
-            msg = (broken or {}).get(index) or _image_message(index, spec.encoding)
+            msg = (broken or {}).get(index) or image_message(index, spec.encoding)
             writer.write(images, bag_time(index), STORE.serialize_cdr(msg, msgtype))
             writer.write(chatter, bag_time(index) + 1,
                          STORE.serialize_cdr(STORE.types["std_msgs/msg/String"](data="ignore me"),

@@ -17,10 +17,11 @@ from bagsupport import (
     BagSpec,
     bag_time,
     camera_stamp,
+    image_message,
     storage_file,
     write_image_bag,
 )
-from rosbags.rosbag2 import Reader
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from fer_ros.core.boxes import box_iou
@@ -186,3 +187,24 @@ def test_bad_params_file_value_names_file_and_parameter(small_bags, tmp_path):
     params.write_text("perception_node:\n  ros__parameters:\n    detecter: mtcnn\n")
     result = infer(small_bags["mcap"], "--params-file", params, "--no-draw")
     assert result.returncode == 2 and "unknown parameter 'detecter'" in result.stderr
+
+
+def test_two_image_topics_need_topic_and_each_can_be_chosen(tmp_path):
+    bag = tmp_path / "two_cameras"
+    with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        left = writer.add_connection("/left/image_raw", "sensor_msgs/msg/Image", typestore=STORE)
+        right = writer.add_connection("/right/image_raw/compressed", "sensor_msgs/msg/CompressedImage",
+                                      typestore=STORE)
+        for index in range(2):
+            writer.write(left, bag_time(index), STORE.serialize_cdr(image_message(index, "bgr8"),
+                                                                    "sensor_msgs/msg/Image"))
+        writer.write(right, bag_time(5), STORE.serialize_cdr(image_message(5, "jpeg"),
+                                                             "sensor_msgs/msg/CompressedImage"))
+    result = infer(bag, "--no-draw", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert "name the image topic with --topic" in result.stderr
+    assert "/left/image_raw (sensor_msgs/msg/Image)" in result.stderr
+    assert "/right/image_raw/compressed (sensor_msgs/msg/CompressedImage)" in result.stderr
+    result = infer(bag, "--topic", "/right/image_raw/compressed", "--no-draw", "--out-bag", tmp_path / "right")
+    assert result.returncode == 0, result.stderr
+    assert [m[2] for m in read_bag(tmp_path / "right")] == [bag_time(5)]  # only the chosen topic's frames

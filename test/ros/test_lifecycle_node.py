@@ -7,7 +7,9 @@ camera frames of the smiling astronaut and listens on ``faces/emotion`` and ``/d
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 import pytest
 from ros_harness import NodeProcess, RosProbe, same_stamp, unique_namespace
@@ -192,3 +194,35 @@ def test_sigint_in_any_state_exits_cleanly(tmp_path):
     assert code == 0, node.log_tail()
     assert "Traceback" not in node.log(), node.log()
 
+
+
+def test_cleanup_releases_the_onnxruntime_sessions():
+    """In this process: every onnxruntime session that configure created is freed by cleanup."""
+    import onnxruntime as ort
+    import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from fer_ros.ros.lifecycle_node import LifecyclePerceptionNode
+
+    def live_sessions() -> list:
+        gc.collect()
+        return [o for o in gc.get_objects() if isinstance(o, ort.InferenceSession)]
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    node = LifecyclePerceptionNode(context=context)
+    try:
+        before = {id(s) for s in live_sessions()}
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        created = [weakref.ref(s) for s in live_sessions() if id(s) not in before]
+        assert len(created) >= 2  # at least the emotion and gender models
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert all(ref() is not None for ref in created)  # inactive keeps the models loaded
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        gc.collect()
+        assert [ref() for ref in created if ref() is not None] == []
+        assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
