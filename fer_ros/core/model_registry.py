@@ -18,7 +18,11 @@ key                         value                                               
 ``normalisation_std``       per-channel or one divisor, in 0..255 pixel units                 127.5
 ``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
 ``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    square
+``temperature``             confidence calibration T > 0 (``fer_ros.core.calibration``)       1
 ==========================  ===============================================================  =========
+
+``temperature`` is read from the file for registry models too (a spec's ``temperature`` of None), so the
+calibration travels with the exported file.
 
 The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized (bilinear) to
 ``input_size``. Model file lookup order for a bare file name: ``$FER_ROS_MODEL_DIR``;
@@ -34,6 +38,8 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
 
@@ -71,6 +77,7 @@ class ModelSpec:
     labels: tuple[str, ...] = ()
     output: str = "probabilities"  # "probabilities" | "logits"
     face_crop: str = "square"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
+    temperature: float | None = None  # None: the file's metadata ``temperature`` (default 1)
     provenance: Provenance | None = None
     notes: str = ""
 
@@ -207,6 +214,18 @@ def _numbers(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
 
 
+def temperature_from_metadata(path: Path, metadata: dict[str, str]) -> float:
+    """The calibration temperature an ONNX file declares (1 without the key)."""
+    text = metadata.get("temperature", "1")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or not np.isfinite(value):
+        raise ModelFileError(f"{path}: metadata temperature={text!r}, expected a number > 0")
+    return value
+
+
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
     default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
@@ -221,7 +240,7 @@ def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> Model
         mean=_numbers(metadata.get("normalisation_mean", "127.5")),
         std=_numbers(metadata.get("normalisation_std", "127.5")), labels=labels,
         output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "square"),
-        notes=metadata.get("description", ""),
+        temperature=temperature_from_metadata(path, metadata), notes=metadata.get("description", ""),
     )
 
 
