@@ -104,9 +104,11 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     n_labels = len(first["labels"].split(","))
     graph = helper.make_graph(
         nodes, "fer_ros_ensemble",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channels, int(size0[-1]), int(size0[0])])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                       ["batch", channels, int(size0[-1]), int(size0[0])])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", n_labels])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="fer_ros.training.ensemble")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="fer_ros.training.ensemble")
     model.ir_version = protos[0].ir_version
     provenance = {"ensemble": [{"file": m.path.name, "sha256": sha256_of(m.path), "weight": m.weight / total,
                                 "provenance": json.loads(meta["provenance"]) if "provenance" in meta else None}
