@@ -12,12 +12,16 @@ HERE = Path(__file__).parent
 
 
 def requirements(name: str) -> list[str]:
-    """Requirement lines of scripts/<name>, without comments (one list, shared with the setup script)."""
+    """Requirement lines of scripts/<name>, without comments and ``-r`` includes (shared with the setup script)."""
     lines = (HERE / "scripts" / name).read_text().splitlines()
-    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+    entries = [line.split("#")[0].strip() for line in lines]
+    return [e for e in entries if e and not e.startswith("-r")]
 
 
 TEST_ONLY = ("pytest", "ruff")
+RUNTIME = requirements("requirements-runtime.txt")
+OPENCV = [r for r in requirements("requirements.txt") if r.startswith("opencv")]  # pip users: cv2 from PyPI
+TOOLS = [r for r in requirements("requirements.txt") if r not in OPENCV and not r.startswith(TEST_ONLY)]
 
 setup(
     name="fer_ros",
@@ -36,10 +40,11 @@ setup(
         ("share/fer_ros/config", [str(p.relative_to(HERE)) for p in sorted((HERE / "config").glob("*"))
                                   if p.is_file() and p.name != ".keep"]),
     ],
-    install_requires=[r for r in requirements("requirements.txt") if not r.startswith(TEST_ONLY)],
+    install_requires=RUNTIME + OPENCV,
     extras_require={
+        "tools": TOOLS,  # fer-ros-models derive, evaluation and benchmark plots, test images
         "train": requirements("requirements-train.txt"),
-        "test": [r for r in requirements("requirements.txt") if r.startswith(TEST_ONLY)],
+        "test": TOOLS + [r for r in requirements("requirements.txt") if r.startswith(TEST_ONLY)],
     },
     entry_points={
         "console_scripts": [

@@ -3,6 +3,7 @@
     ros2 launch fer_ros perception.launch.py
     ros2 launch fer_ros perception.launch.py camera_topic:=/my_camera/image_raw params_file:=/path/my.yaml
     ros2 launch fer_ros perception.launch.py start_camera_source:=true camera_source:=synthetic
+    ros2 launch fer_ros perception.launch.py camera_topic:=/my_camera/image transport:=compressed
 
 The Fast DDS profile (32 MB shared-memory segment, so best-effort camera images of 640x480 and more
 arrive between processes) is set for every process this file starts, unless dds_profile is overridden;
@@ -10,7 +11,7 @@ the camera driver started elsewhere needs the same FASTDDS_DEFAULT_PROFILES_FILE
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -42,6 +43,12 @@ def generate_launch_description():
         DeclareLaunchArgument("camera_rate", default_value="10.0",
                               description="camera_source frames per second"),
         DeclareLaunchArgument(
+            "transport", default_value="",
+            description="raw or compressed (<camera_topic>/compressed); empty: as in params_file"),
+        DeclareLaunchArgument(
+            "reliability", default_value="",
+            description="auto, best_effort or reliable; empty: as in params_file"),
+        DeclareLaunchArgument(
             "dds_profile",
             default_value=EnvironmentVariable(
                 "FASTDDS_DEFAULT_PROFILES_FILE",
@@ -50,15 +57,21 @@ def generate_launch_description():
                         "$FASTDDS_DEFAULT_PROFILES_FILE or the installed config/fastdds_profile.xml)"),
     ]
 
-    perception = Node(
-        package="fer_ros",
-        executable="perception_node",
-        name="perception_node",
-        namespace=namespace,
-        parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
-        remappings=[("camera/image_raw", camera_topic)],
-        output="screen",
-    )
+    def perception(context):
+        # transport/reliability override the YAML only when given on the command line
+        overrides = {name: LaunchConfiguration(name).perform(context) for name in ("transport", "reliability")}
+        parameters = [LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
+        parameters += [{k: v for k, v in overrides.items() if v}] if any(overrides.values()) else []
+        return [Node(
+            package="fer_ros",
+            executable="perception_node",
+            name="perception_node",
+            namespace=namespace,
+            parameters=parameters,
+            remappings=[("camera/image_raw", camera_topic)],
+            output="screen",
+        )]
+
     camera = Node(
         package="fer_ros",
         executable="camera_source",
@@ -77,5 +90,5 @@ def generate_launch_description():
         *arguments,
         SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("dds_profile")),
         camera,
-        perception,
+        OpaqueFunction(function=perception),
     ])

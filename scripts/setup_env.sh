@@ -24,7 +24,7 @@ if [ "$(readlink -f .venv 2>/dev/null)" != "$(readlink -f "$VENV")" ]; then
 fi
 
 stamp="$VENV/.fer_ros_requirements.sha256"
-want=$(cat scripts/requirements-ros.txt scripts/requirements.txt scripts/requirements-train.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat scripts/requirements-ros.txt scripts/requirements-runtime.txt scripts/requirements.txt scripts/requirements-train.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   say "python dependencies up to date ($VENV)"
 else

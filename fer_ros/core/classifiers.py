@@ -4,19 +4,21 @@
 metadata keys of ``fer_ros.core.model_registry``. ``predict(chips)`` takes BGR (or gray) uint8 face
 chips of any size, runs them as ONE batch and returns (N, len(labels)) float32 probabilities, at the
 model's calibration temperature (``fer_ros.core.calibration``; ``temperature`` attribute, from the file).
+``runs`` and ``faces_classified`` count the model calls and the faces they classified.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fer_ros.core.calibration import apply_temperature
-from fer_ros.core.face_crop import CropPolicy, get_policy
-from fer_ros.core.model_registry import ModelFileError, ModelSpec, resolve_model, temperature_from_metadata
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.face_crop import get_policy
+from fer_ros.core.model_registry import ModelFileError, ModelSpec, check_spec, resolve_model, temperature_from_metadata
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 
 
 class FaceClassifier:
@@ -24,29 +26,54 @@ class FaceClassifier:
 
     kind = ""
 
-    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1):
+    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS):
         self.spec, self.path = spec, path
-        self.session = create_session(path, num_threads)
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelFileError(f"{path}: expected one NCHW image input, got "
-                                 f"{[(i.name, i.shape) for i in inputs]}")
-        self.input_name = inputs[0].name
-        channels = 1 if spec.colour == "gray" else 3
-        if isinstance(inputs[0].shape[1], int) and inputs[0].shape[1] != channels:
-            raise ModelFileError(f"{path}: input has {inputs[0].shape[1]} channels but colour={spec.colour}")
+        check_spec(spec, path)
+        try:
+            get_policy(spec.face_crop)
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: face_crop: {exc}") from None
+        self.session = create_session(path, num_threads, providers)
+        self.input_name, self.output_name = self._check_graph()
+        self.runs = 0  # onnxruntime calls made by predict
+        self.faces_classified = 0  # faces in those calls
         self.labels = spec.labels
         self.input_size = spec.input_size
-        self.crop_policy: CropPolicy = get_policy(spec.face_crop)
         self._mean = np.asarray(spec.mean, np.float32).reshape(1, -1, 1, 1)
         self._inv_std = (1.0 / np.asarray(spec.std, np.float32)).reshape(1, -1, 1, 1)
         self.temperature = spec.temperature if spec.temperature is not None else temperature_from_metadata(
             path, dict(self.session.get_modelmeta().custom_metadata_map))
 
+    def _check_graph(self) -> tuple[str, str]:
+        """(input name, output name) after checking the graph against the spec; ModelFileError if not."""
+        spec, path = self.spec, self.path
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelFileError(f"{path}: expected one NCHW image input, got "
+                                 f"{[(i.name, i.shape) for i in inputs]}")
+        _, channels, height, width = inputs[0].shape
+        want = 1 if spec.colour == "gray" else 3
+        if isinstance(channels, int) and channels != want:
+            raise ModelFileError(f"{path}: input has {channels} channels but colour={spec.colour}")
+        for side, fixed, meta in (("height", height, spec.input_size[1]), ("width", width, spec.input_size[0])):
+            if isinstance(fixed, int) and fixed != meta:
+                raise ModelFileError(f"{path}: graph input {side} is {fixed} px but input_size={spec.input_size}")
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        name = spec.output_name or next(iter(outputs))
+        if name not in outputs:
+            raise ModelFileError(f"{path}: output_name={name!r} is not an output of the graph "
+                                 f"(outputs: {', '.join(outputs)})")
+        width_out = outputs[name].shape[-1] if outputs[name].shape else None
+        if isinstance(width_out, int) and width_out != len(spec.labels):
+            raise ModelFileError(f"{path}: output {name!r} has {width_out} scores but {len(spec.labels)} "
+                                 f"labels {spec.labels}")
+        return inputs[0].name, name
+
     @classmethod
-    def from_model(cls, name_or_path: str, num_threads: int = 1):
+    def from_model(cls, name_or_path: str, num_threads: int = 1, providers: Sequence[str] = DEFAULT_PROVIDERS):
         spec, path = resolve_model(name_or_path, cls.kind)
-        return cls(spec, path, num_threads)
+        return cls(spec, path, num_threads, providers)
 
     def _convert(self, chip: np.ndarray) -> np.ndarray:
         if chip.ndim == 2:
@@ -70,7 +97,9 @@ class FaceClassifier:
     def predict(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, len(self.labels)), np.float32)
-        out = self.session.run(None, {self.input_name: self.preprocess(chips)})[0].astype(np.float32)
+        out = self.session.run([self.output_name], {self.input_name: self.preprocess(chips)})[0].astype(np.float32)
+        self.runs += 1
+        self.faces_classified += len(chips)
         out = out.reshape(len(chips), -1)
         if out.shape[1] != len(self.labels):
             raise ModelFileError(f"{self.path}: {out.shape[1]} outputs but {len(self.labels)} labels")

@@ -1,13 +1,31 @@
-"""Validate and normalise pipeline input to a contiguous uint8 BGR image.
+"""Pipeline input: image files of a folder, and validation/normalisation to a contiguous uint8 BGR image.
 
-Accepted: uint8 arrays of shape (H, W, 3) BGR (used as is), (H, W) or (H, W, 1) gray (converted to
-BGR) and (H, W, 4) BGRA (alpha dropped). Everything else raises ValueError saying what was wrong.
+``as_bgr`` accepts uint8 arrays of shape (H, W, 3) BGR (used as is), (H, W) or (H, W, 1) gray (converted
+to BGR) and (H, W, 4) BGRA (alpha dropped). Everything else raises ValueError saying what was wrong.
+``IMAGE_SUFFIXES`` (the file types every tool reads from a folder) and ``image_files`` are the one
+definition the CLI, the benches, the camera source and the training data use.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp",
+                                            ".tif", ".tiff"})
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a file whose suffix (any case) is one of ``IMAGE_SUFFIXES``."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """The image files of ``folder`` (and its subfolders when ``recursive``), sorted by path."""
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if is_image_file(p))
 
 
 def as_bgr(image) -> np.ndarray:

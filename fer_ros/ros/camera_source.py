@@ -16,15 +16,14 @@ import cv2
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from fer_ros.core.image_input import IMAGE_SUFFIXES, image_files
+from fer_ros.ros import shutdown
 from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def open_source(source: str, width: int, height: int, loop: bool, faces: int = 1) -> Iterator[np.ndarray]:
@@ -37,7 +36,7 @@ def open_source(source: str, width: int, height: int, loop: bool, faces: int = 1
             index += 1
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(path)
         if not files:
             raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {source}")
         while True:
@@ -139,22 +138,15 @@ class CameraSource(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros camera_source``."""
-    rclpy.init(args=args)
+    """Entry point of ``ros2 run fer_ros camera_source``; exit code 0 after SIGINT/SIGTERM."""
+    stop = shutdown.init(args)
     try:
         node = CameraSource()
     except Exception as exc:  # noqa: BLE001 - bad source or parameters: say why, exit non-zero
         rclpy.logging.get_logger("camera_source").error(f"cannot start: {exc}")
         rclpy.try_shutdown()
         return 1
-    try:
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    shutdown.spin_until_stopped(node, stop, done=lambda: node.finished)
     return 0
 
 

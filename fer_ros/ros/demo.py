@@ -22,11 +22,13 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.image_convert import image_to_bgr
 from fer_ros.ros.processes import interrupt
+from fer_ros.ros.shutdown import StopRequest
 
 NAMESPACE = "/fer_demo"
 
@@ -58,7 +60,7 @@ class Watcher:
         self.health: dict[str, str] = {}
         self.debug_written = False
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node("fer_demo_watcher", context=self.context)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(FaceEmotionArray, f"{NAMESPACE}/faces/emotion", self._on_answer, reliable)
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[demo] starting perception_node and camera_source (synthetic, {args.faces} face(s), "
           f"{args.width}x{args.height} at {args.rate:g} Hz) in namespace {NAMESPACE}", flush=True)
+    stop = StopRequest().install()  # Ctrl-C reaches the nodes too (same process group); the demo reports
     watcher = Watcher(args.out)
     node = _start("fer_ros.ros.perception_node", [])
     camera = _start("fer_ros.ros.camera_source", ["-p", "source:=synthetic", "-p", f"faces:={args.faces}",
@@ -125,14 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         deadline = time.monotonic() + 120.0
         while not watcher.answers:
+            if stop.requested:
+                print(f"[demo] {stop.signal_name} before the first answer: stopping", flush=True)
+                return 0
             if node.poll() is not None or camera.poll() is not None or time.monotonic() > deadline:
                 print("[demo] the nodes did not start: see their log lines above", flush=True)
                 return 1
-            time.sleep(0.1)
+            stop.sleep(0.1)
         start = time.monotonic()
         shown = 0
-        while time.monotonic() - start < args.seconds:
-            time.sleep(1.0)
+        while time.monotonic() - start < args.seconds and not stop.sleep(1.0):
             with watcher.lock:
                 new, shown = watcher.answers[shown:], len(watcher.answers)
                 health = dict(watcher.health)
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[demo] wrote debug frame {args.out}", flush=True)
         else:
             print("[demo] no debug frame with a face arrived", flush=True)
-        ok = bool(with_faces) and watcher.debug_written
+        ok = (bool(with_faces) and watcher.debug_written) or stop.requested  # Ctrl-C: a normal end
     finally:
         codes = (interrupt(camera), interrupt(node))
         watcher.close()

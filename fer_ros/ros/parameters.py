@@ -16,9 +16,10 @@ from rclpy.node import Node
 
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
+from fer_ros.core.onnx_session import PROVIDERS
+from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
-
-RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
+from fer_ros.ros.image_input import RELIABILITIES, TRANSPORTS
 
 _PIPELINE_DEFAULTS = PipelineConfig()
 _TRACKER_DEFAULTS = TrackerConfig()
@@ -29,9 +30,9 @@ class ParamSpec:
     """One ROS parameter: name, default, meaning and what values it accepts."""
 
     name: str
-    default: bool | int | float | str
+    default: bool | int | float | str | list[str]  # a list: a string-array parameter (each item in choices)
     description: str
-    group: str  # "pipeline" (PipelineConfig field), "tracker" (TrackerConfig field) or "node"
+    group: str  # "pipeline" (PipelineConfig field), "tracker" (TrackerConfig field), "temporal" or "node"
     field: str = ""  # dataclass field for the pipeline/tracker groups; defaults to name
     low: float | None = None  # inclusive range for numbers
     high: float | None = None
@@ -46,7 +47,8 @@ class ParamSpec:
 
 
 def _pipe(name: str, description: str, **kw: Any) -> ParamSpec:
-    return ParamSpec(name, getattr(_PIPELINE_DEFAULTS, name), description, "pipeline", **kw)
+    default = getattr(_PIPELINE_DEFAULTS, name)
+    return ParamSpec(name, list(default) if isinstance(default, tuple) else default, description, "pipeline", **kw)
 
 
 def _track(name: str, field: str, description: str, **kw: Any) -> ParamSpec:
@@ -57,20 +59,23 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # --- input and QoS (fixed at start) ---
     ParamSpec("image_topic", "camera/image_raw", "sensor_msgs/Image topic to process (relative names follow "
               "the node namespace)", "node", read_only=True),
-    ParamSpec("use_compressed", False, "also subscribe to <image_topic>/compressed "
-              "(sensor_msgs/CompressedImage, jpeg/png)", "node", read_only=True),
-    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscriptions "
-              "(best_effort = sensor data QoS)", "node", choices=RELIABILITIES, read_only=True),
-    ParamSpec("qos_depth", 1, "QoS history depth of the image subscriptions", "node", low=1, high=100, step=1,
+    ParamSpec("transport", "raw", "image_transport to subscribe to, exactly one: raw = sensor_msgs/Image on "
+              "image_topic, compressed = sensor_msgs/CompressedImage (jpeg/png) on <image_topic>/compressed",
+              "node", choices=TRANSPORTS, read_only=True),
+    ParamSpec("reliability", "auto", "QoS reliability of the image subscription; auto matches the topic's "
+              "publishers as rosbag2 does (reliable if all are reliable, else best effort), re-checked when "
+              "publishers come and go", "node", choices=RELIABILITIES, read_only=True),
+    ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
-    _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
+    _pipe("detector", "face detector: blazeface = MediaPipe BlazeFace short range, blazeface-full = its full-range "
+          "model (yunet needs detector_model)", choices=DETECTORS),
     _pipe("detector_model", "path of a YuNet .onnx file, needed by detector yunet (e.g. OpenCV Zoo "
           "face_detection_yunet_2023mar.onnx)"),
     _pipe("detection_scale", "detect on the frame resized by this factor (1.0 = full resolution); boxes are "
           "mapped back", low=0.05, high=1.0),
     _pipe("min_face_size", "smallest face to report, in full-resolution pixels", low=1, high=4096, step=1),
-    _pipe("detection_threshold", "minimum detector confidence (mtcnn, yunet; haar has no score)",
+    _pipe("detection_threshold", "minimum detector confidence (mtcnn, blazeface, yunet; haar has no score)",
           low=0.0, high=1.0),
     _pipe("max_faces", "at most this many faces per frame (highest score, then largest)",
           low=1, high=256, step=1),
@@ -86,10 +91,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
           "fer_ros/core/face_crop.py); empty = the model's own", choices=("", *CROP_POLICIES),
           document_choices=False),
     _pipe("num_threads", "onnxruntime intra-op threads per model", low=1, high=64, step=1),
+    _pipe("providers", "onnxruntime execution providers in order of preference, e.g. [cuda, cpu]; a provider "
+          "missing from the installed onnxruntime build is an error, or a logged warning when a later one is "
+          "used instead (cuda and tensorrt need onnxruntime-gpu, openvino onnxruntime-openvino)",
+          choices=tuple(PROVIDERS)),
     # --- tracking and smoothing ---
     _track("tracking", "enabled", "assign stable track ids to faces across frames"),
     _track("track_iou_threshold", "iou_threshold", "a face joins a track when its box overlaps the track's "
-           "predicted box at least this much", low=0.0, high=1.0),
+           "predicted box at least this much (and at all: 0 = any overlap)", low=0.0, high=1.0),
     _track("track_max_center_shift", "max_center_shift", "...or when its centre (landmarks if any) is within "
            "this many box sizes of the prediction", low=0.0, high=10.0),
     _track("track_max_missed", "max_missed", "frames a track survives unseen before its id is retired",
@@ -99,6 +108,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _track("smoothing_alpha", "ema_alpha", "weight of the newest frame for ema smoothing (1.0 = none)",
            low=0.01, high=1.0),
     _track("smoothing_window", "window", "frames averaged for window smoothing", low=1, high=1000, step=1),
+    _track("gender_every", "gender_every", "run the gender model for a new track, then every N-th frame the "
+           "track is seen (its gender is smoothed and kept in between); 1 = every frame. Without tracking every "
+           "face is classified every frame", low=1, high=10000, step=1),
+    # --- temporal expression per track ---
+    ParamSpec("temporal_model", "", "temporal model over each track's recent frames (registry name, e.g. "
+              "mgln-ckplus, or .onnx path); fills the temporal_* fields of FaceEmotion. Empty = off", "temporal"),
+    ParamSpec("temporal_window", DEFAULT_TEMPORAL_WINDOW, "frames per track the temporal model looks at; its "
+              "fields stay empty until a track has this many", "temporal", low=3, high=1000, step=1),
     # --- outputs and health ---
     ParamSpec("publish_detections", True, "publish vision_msgs/Detection2DArray on faces/detections (when "
               "vision_msgs is installed)", "node"),
@@ -113,12 +130,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
 
 
+def _choices_text(spec: ParamSpec) -> str:
+    each = "each " if isinstance(spec.default, list) else ""
+    return f" ({each}one of: {', '.join(repr(c) for c in spec.choices)})"
+
+
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """ROS descriptor (type, description, range, read-only) for one parameter."""
     d = ParameterDescriptor(name=spec.name, read_only=spec.read_only)
     text = spec.description
     if spec.choices:
-        text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
+        text += _choices_text(spec)
     d.description = text
     if isinstance(spec.default, bool):
         d.type = ParameterType.PARAMETER_BOOL
@@ -131,6 +153,10 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
         if spec.low is not None:
             d.floating_point_range = [
                 FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    elif isinstance(spec.default, list):
+        d.type = ParameterType.PARAMETER_STRING_ARRAY
+        if spec.choices:
+            d.additional_constraints = f"non-empty list of: {', '.join(repr(c) for c in spec.choices)}"
     else:
         d.type = ParameterType.PARAMETER_STRING
         if spec.choices:
@@ -155,6 +181,12 @@ def declare_all(node: Node) -> dict[str, Any]:
 
 def check_value(spec: ParamSpec, value: Any) -> str:
     """Return why ``value`` is not allowed for ``spec`` ("" when it is); ranges are checked by rclpy too."""
+    if isinstance(spec.default, list):
+        items = list(value) if isinstance(value, (list, tuple)) else None
+        if not items or (spec.choices and any(v not in spec.choices for v in items)) or len(set(items)) < len(items):
+            return (f"{spec.name}={value!r} must be a non-empty list of distinct names from: "
+                    f"{', '.join(repr(c) for c in spec.choices)}")
+        return ""
     if spec.choices and value not in spec.choices:
         return f"{spec.name}={value!r} is not one of: {', '.join(repr(c) for c in spec.choices)}"
     if spec.low is not None and isinstance(value, (int, float)) and not spec.low <= value <= spec.high:
@@ -180,6 +212,7 @@ _YAML_SECTIONS = {
     "image_topic": "input and QoS",
     "detector": "detector and models (a change rebuilds the pipeline before the next frame)",
     "tracking": "tracking and smoothing",
+    "temporal_model": "temporal expression per track (needs tracking; landmarks from mtcnn/yunet work best)",
     "publish_detections": "outputs and health",
 }
 _YAML_HEAD = """\
@@ -194,7 +227,9 @@ _YAML_HEAD = """\
   ros__parameters:"""
 
 
-def _yaml_value(value: bool | int | float | str) -> str:
+def _yaml_value(value: bool | int | float | str | list[str]) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -212,7 +247,7 @@ def render_yaml() -> str:
             lines += ["", f"    # --- {_YAML_SECTIONS[spec.name]} ---"]
         text = spec.description
         if spec.choices and spec.document_choices:
-            text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
+            text += _choices_text(spec)
         if spec.low is not None:
             number = int if isinstance(spec.default, int) else float
             text += f"; range [{number(spec.low)}, {number(spec.high)}]"

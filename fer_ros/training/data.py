@@ -14,9 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.core.image_input import image_files
 from fer_ros.training.config import DataConfig
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp")
 
 
 @dataclass
@@ -118,9 +117,7 @@ def load_image_folder(root: str | Path, labels: tuple[str, ...], size: int, colo
         folder = root / label
         if not folder.is_dir():
             continue
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
+        for path in image_files(folder):
             images.append(read_image(path, size, colour, interpolation))
             targets.append(index)
             paths.append(str(path))

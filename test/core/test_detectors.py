@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -33,6 +34,10 @@ def test_one_face_on_astronaut(make):
 
 @pytest.mark.skipif(not YUNET.is_file(), reason=f"YuNet model not present at {YUNET} (never shipped)")
 def test_yunet_from_a_user_supplied_file():
+    if tuple(int(v) for v in cv2.__version__.split(".")[:2]) < (4, 8):  # e.g. Debian's python3-opencv 4.6
+        with pytest.raises(RuntimeError, match=r"face_detection_yunet_2023mar.onnx needs OpenCV >= 4.8"):
+            YuNetDetector(str(YUNET))
+        return
     pipe = Pipeline(PipelineConfig(detector="yunet", detector_model=str(YUNET)))
     result = pipe.process(astronaut_bgr())
     assert len(result.faces) == 1
@@ -66,3 +71,27 @@ def test_create_detector_follows_the_config():
     det = create_detector(PipelineConfig(detector="mtcnn", detection_scale=0.5, min_face_size=30, max_faces=3))
     assert isinstance(det.detector, MTCNNDetector)
     assert (det.scale, det.min_face_size, det.max_faces) == (0.5, 30, 3)
+
+
+def test_haar_loads_the_shipped_cascade_without_cv2_data(monkeypatch):
+    """Debian's python3-opencv has no cv2.data: the cascade comes from models/ (sha256-checked)."""
+    import cv2
+
+    from fer_ros.core.detectors import haar_cascade_path
+    from fer_ros.core.model_registry import MODELS, find_model_file
+
+    monkeypatch.delattr(cv2, "data", raising=False)
+    path = haar_cascade_path()
+    assert path == find_model_file(MODELS["haar-frontalface-default"].file)
+    test_one_face_on_astronaut(HaarDetector)
+
+
+def test_haar_with_a_changed_cascade_names_the_fix(tmp_path, monkeypatch):
+    from fer_ros.core.model_registry import MODELS, ModelFileError, find_model_file
+
+    name = MODELS["haar-frontalface-default"].file
+    text = find_model_file(name).read_text().replace("<maxWeakCount>9", "<maxWeakCount>8", 1)
+    (tmp_path / name).write_text(text)
+    monkeypatch.setenv("FER_ROS_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ModelFileError, match="haarcascade_frontalface_default.xml.*fer-ros-models derive"):
+        HaarDetector()

@@ -101,6 +101,27 @@ def test_gender_is_smoothed_per_track() -> None:
     assert face.gender == "female" and face.gender_confidence == pytest.approx(0.65)
 
 
+def test_gender_refreshes_are_smoothed_and_kept_in_between() -> None:
+    """gender_every 3: the pipeline classifies gender only when gender_due says so; the tracker keeps it."""
+    tracker = Tracker(TrackerConfig(smoothing="ema", ema_alpha=0.5, gender_every=3))
+    samples = {0: ("female", 0.9), 3: ("male", 0.6), 6: ("male", 0.9)}  # what the model gives when asked
+    out = []
+    for i in range(8):
+        face = make_face(10 + 2 * i, 10)
+        (due,) = tracker.gender_due([face.detection])
+        assert due == (i in samples), i
+        gender, p = samples[i] if due else ("", 0.0)  # not classified: no gender of its own
+        face.gender, face.gender_confidence = gender, p
+        out.append(tracker.update([face], [due])[0])
+    # p(female): 0.9, then 0.5 * 0.4 + 0.5 * 0.9 = 0.65, then 0.5 * 0.1 + 0.5 * 0.65 = 0.375
+    expected = [0.9] * 3 + [0.65] * 3 + [0.375] * 2
+    got = [g.gender_confidence if g.gender == "female" else 1.0 - g.gender_confidence for g in out]
+    assert got == pytest.approx(expected)
+    assert [g.gender for g in out] == ["female"] * 6 + ["male"] * 2
+    # a new face (far away) is due at once, the known one is not
+    assert tracker.gender_due([make_face(10 + 2 * 8, 10).detection, make_face(400, 300).detection]) == [False, True]
+
+
 def test_smoothing_off_passes_scores_through_and_disabled_tracker_sets_no_id() -> None:
     face = make_face(0, 0, top=SAD, p=0.7)
     out = Tracker(TrackerConfig(smoothing="off")).update([face])[0]
@@ -110,7 +131,84 @@ def test_smoothing_off_passes_scores_through_and_disabled_tracker_sets_no_id() -
 
 
 @pytest.mark.parametrize("field,value", [("smoothing", "median"), ("ema_alpha", 0.0), ("window", 0),
-                                         ("max_missed", -1), ("iou_threshold", 1.5)])
+                                         ("max_missed", -1), ("iou_threshold", 1.5), ("gender_every", 0)])
 def test_invalid_config_is_rejected(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         Tracker(TrackerConfig(**{field: value}))
+
+
+def labelled_face(x: float, scores: list[float], labels: tuple[str, ...]) -> Face:
+    """A face of a model with its own labels; ``emotion`` is the raw top label, as the pipeline sets it."""
+    s = np.asarray(scores, np.float32)
+    top = int(np.argmax(s))
+    return Face(Detection((x, 50.0, 100.0, 100.0), 0.99), labels[top], float(s[top]), s, "", 0.0,
+                emotion_labels=labels)
+
+
+@pytest.mark.parametrize("smoothing", ["off", "ema", "window"])
+def test_a_custom_label_model_keeps_its_labels(smoothing: str) -> None:
+    # seven classes like FER-2013 but other names and order: they must not become FER-2013 names
+    labels = ("calm", "joy", "anger", "fright", "grief", "awe", "loathing")
+    tracker = Tracker(TrackerConfig(smoothing=smoothing))
+    out = tracker.update([labelled_face(100, [0.05, 0.7, 0.05, 0.05, 0.05, 0.05, 0.05], labels)])[0]
+    assert out.emotion == "joy"
+    assert out.emotion_labels == labels
+
+
+@pytest.mark.parametrize("smoothing", ["ema", "window"])
+@pytest.mark.parametrize("labels", [("yes", "no", "maybe"), ("a", "b", "c", "d", "e", "f", "g")])
+def test_label_and_confidence_come_from_the_same_smoothed_scores(smoothing: str, labels: tuple[str, ...]) -> None:
+    n = len(labels)
+    tracker = Tracker(TrackerConfig(smoothing=smoothing, ema_alpha=0.3, window=5))
+    steady = [0.8 if i == 0 else 0.2 / (n - 1) for i in range(n)]
+    flicker = [0.8 if i == 1 else 0.2 / (n - 1) for i in range(n)]
+    for _ in range(4):
+        tracker.update([labelled_face(100, steady, labels)])
+    out = tracker.update([labelled_face(100, flicker, labels)])[0]  # raw top: labels[1]
+    best = int(np.argmax(out.emotion_scores))
+    assert best == 0  # smoothing keeps the steady class on top...
+    assert out.emotion == labels[0]  # ...and the label says so, not the raw frame's labels[1]
+    assert out.emotion_confidence == pytest.approx(float(out.emotion_scores[0]))
+
+
+def test_scores_and_labels_of_different_length_are_rejected() -> None:
+    face = labelled_face(100, [0.5, 0.5], ("a", "b", "c"))
+    with pytest.raises(ValueError, match="2 emotion scores but 3 labels"):
+        Tracker().update([face])
+
+
+def test_a_new_emotion_model_restarts_the_track_history() -> None:
+    tracker = Tracker(TrackerConfig(smoothing="ema", ema_alpha=0.5))
+    tracker.update([make_face(100, 100)])
+    out = tracker.update([labelled_face(100, [0.1, 0.9], ("no", "yes"))])[0]
+    assert out.emotion == "yes" and out.emotion_confidence == pytest.approx(0.9)
+
+
+def test_iou_threshold_zero_does_not_join_faces_far_apart() -> None:
+    tracker = Tracker(TrackerConfig(iou_threshold=0.0))
+    first = tracker.update([make_face(0, 0)])[0].track_id
+    assert tracker.update([make_face(1000, 0)])[0].track_id != first
+    # without overlap the centre-distance gate still joins a near face: 120 px shift, 1.2 box sizes
+    tracker = Tracker(TrackerConfig(iou_threshold=0.0, max_center_shift=1.5))
+    first = tracker.update([make_face(0, 0)])[0].track_id
+    assert tracker.update([make_face(120, 0)])[0].track_id == first
+
+
+def test_tracks_age_while_tracking_is_off() -> None:
+    tracker = Tracker(TrackerConfig(max_missed=3))
+    first = tracker.update([make_face(100, 100)])[0].track_id
+    tracker.config = TrackerConfig(enabled=False, max_missed=3)  # as the node applies a parameter change
+    for _ in range(5):  # longer than max_missed
+        assert tracker.update([make_face(100, 100)])[0].track_id == ""
+    assert tracker.active_ids == []
+    tracker.config = TrackerConfig(enabled=True, max_missed=3)
+    assert tracker.update([make_face(100, 100)])[0].track_id not in ("", first)
+
+
+def test_a_short_pause_of_tracking_keeps_the_track() -> None:
+    tracker = Tracker(TrackerConfig(max_missed=3))
+    first = tracker.update([make_face(100, 100)])[0].track_id
+    tracker.config = TrackerConfig(enabled=False, max_missed=3)
+    tracker.update([])
+    tracker.config = TrackerConfig(enabled=True, max_missed=3)
+    assert tracker.update([make_face(100, 100)])[0].track_id == first

@@ -61,11 +61,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def ros_env(domain_id: int) -> dict[str, str]:
-    """The full environment of this process (the ROS wheels need LD_LIBRARY_PATH) plus DDS settings."""
+def ros_env(domain_id: int, dds_profile: bool = True) -> dict[str, str]:
+    """The full environment of this process (the ROS wheels need LD_LIBRARY_PATH) plus DDS settings.
+
+    ``dds_profile=False``: no FASTDDS_DEFAULT_PROFILES_FILE at all, like a camera driver we do not configure.
+    """
     env = dict(os.environ)
     env.update(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
                FASTDDS_DEFAULT_PROFILES_FILE=str(DDS_PROFILE), PYTHONUNBUFFERED="1")
+    if not dds_profile:
+        del env["FASTDDS_DEFAULT_PROFILES_FILE"]
     return env
 
 
@@ -75,19 +80,32 @@ def unique_namespace() -> str:
 
 
 class NodeProcess:
-    """A ROS executable (``python -m module``) in its own process, with its log in a file."""
+    """A ROS executable (``python -m module`` or a script path) in its own process, with its log in a file.
+
+    ``process_group``: None keeps the test's group, 0 starts a new one (as a terminal gives a command), a
+    pid joins that process's group (e.g. a node started with 0), so a signal can go to the whole group.
+    ``dds_profile=False`` leaves FASTDDS_DEFAULT_PROFILES_FILE out of the child's environment.
+    """
 
     def __init__(self, module: str, domain_id: int, namespace: str, log_path: Path,
-                 params: dict[str, object] | None = None, extra_args: list[str] | None = None) -> None:
-        args = [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:={namespace}"]
+                 params: dict[str, object] | None = None, extra_args: list[str] | None = None,
+                 process_group: int | None = None, dds_profile: bool = True) -> None:
+        program = [module] if module.endswith(".py") else ["-m", module]
+        args = [sys.executable, *program, "--ros-args", "-r", f"__ns:={namespace}"]
         args += extra_args or []
         for key, value in (params or {}).items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             args += ["-p", f"{key}:={text}"]
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, env=ros_env(domain_id), stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=str(REPO), preexec_fn=_die_with_parent)
+
+        def before_exec() -> None:
+            _die_with_parent()
+            if process_group is not None:
+                os.setpgid(0, process_group)
+
+        self.proc = subprocess.Popen(args, env=ros_env(domain_id, dds_profile), stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=str(REPO), preexec_fn=before_exec)
         _RUNNING.append(self.proc)
 
     @property
@@ -104,6 +122,25 @@ class NodeProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        """Wait until ``text`` appears in the log (e.g. the node's start line); fail if the process exits."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if not self.alive():
+                raise AssertionError(f"process exited before logging {text!r}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged within {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def wait(self, timeout: float) -> int:
+        """Exit code once the process ends by itself (killed after ``timeout`` s: then a failure)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"process did not exit within {timeout:.0f} s:\n{self.log_tail()}") from None
 
     def rss_mb(self) -> float:
         """Resident memory of the process (MiB)."""

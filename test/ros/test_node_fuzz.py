@@ -1,5 +1,6 @@
-"""Malformed camera messages must not stop the node: >= 1000 bad Image/CompressedImage messages mixed
-with good frames, then every good frame (in every supported encoding) is still answered.
+"""Malformed camera messages must not stop the node: 1000 bad Image messages to a ``transport: raw`` node
+and 500 bad CompressedImage messages to a ``transport: compressed`` one, mixed with good frames; then every
+good frame (in every encoding of that transport) is still answered.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import numpy as np
 import pytest
 from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
 
+from fer_ros.bench.decode_guard import png_bomb
 from fer_ros.core.boxes import box_iou as iou
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82
-BAD_MESSAGES = 1200
 
 
 def bad_image(rng: np.random.Generator, kind: str):
@@ -67,6 +68,9 @@ def bad_compressed(rng: np.random.Generator, kind: str, jpeg: bytes):
     elif kind == "png_garbage":
         msg.format = "png"
         data = b"\x89PNG\r\n\x1a\n" + bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    elif kind == "png_bomb":  # 5000x5000 pixels in ~73 KB: over max_image_pixels, rejected from its header
+        msg.format = "png"
+        data = PNG_BOMB
     else:  # compressedDepth is not an image format the node handles
         msg.format = "16UC1; compressedDepth"
         data = jpeg
@@ -76,7 +80,8 @@ def bad_compressed(rng: np.random.Generator, kind: str, jpeg: bytes):
 
 IMAGE_KINDS = ("unknown_encoding", "step_too_small", "truncated", "too_much_data", "zero_size", "huge_claim",
                "odd_yuv", "absurd_step")
-COMPRESSED_KINDS = ("random_bytes", "broken_header", "empty", "png_garbage", "depth")
+COMPRESSED_KINDS = ("random_bytes", "broken_header", "empty", "png_garbage", "depth", "png_bomb")
+PNG_BOMB = png_bomb(5000, 5000)
 
 
 def good_frame(probe: RosProbe, bgr: np.ndarray, encoding: str):
@@ -115,25 +120,37 @@ def good_frame(probe: RosProbe, bgr: np.ndarray, encoding: str):
     return msg
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+RAW_ENCODINGS = ("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv")
+TRANSPORTS = {  # transport: (bad messages, kinds of bad message, good encodings, warnings that must show)
+    "raw": (1000, IMAGE_KINDS, RAW_ENCODINGS,
+            ("unknown encoding", "step", "truncated data", "does not match", "zero-size",
+             "exceeds max_image_pixels", "even width")),
+    "compressed": (500, COMPRESSED_KINDS, ("jpeg", "png"),
+                   ("cannot decode", "empty compressed", "unsupported compressed format", "neither JPEG nor PNG",
+                    "5000x5000 exceeds max_image_pixels")),
+}
+
+
+@pytest.fixture(scope="module", params=list(TRANSPORTS))
+def setup(request, tmp_path_factory):
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CompressedImage, Image
 
+    transport = request.param
     namespace = unique_namespace()
     node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log", params={"use_compressed": True})
+                       tmp_path_factory.mktemp("node") / "perception_node.log", params={"transport": transport})
     probe = RosProbe(DOMAIN_ID, namespace)
     try:
         emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=200)
         diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
         raw = probe.publisher(Image, reliable=True, depth=20)
         compressed = probe.publisher(CompressedImage, "camera/image_raw/compressed", reliable=True, depth=20)
+        used, other = (raw, compressed) if transport == "raw" else (compressed, raw)
         probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and raw.get_subscription_count() > 0 and compressed.get_subscription_count() > 0,
-                         90.0, "the node's topics", node)
+                         and used.get_subscription_count() > 0, 90.0, "the node's topics", node)
         yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics, "raw": raw,
-               "compressed": compressed, "namespace": namespace}
+               "compressed": compressed, "namespace": namespace, "transport": transport, "other": other}
     finally:
         probe.close()
         code = node.stop()
@@ -153,31 +170,40 @@ def answer(s, msg, timeout: float = 20.0, retries: int = 3):
     raise AssertionError(f"good {msg.header.frame_id} frame not answered:\n{s['node'].log_tail()}")
 
 
+def test_node_subscribes_to_exactly_one_transport(setup):
+    """image_transport semantics: ``transport`` picks one topic; the other one has no subscriber."""
+    s = setup
+    s["probe"].wait_until(lambda: "listening on" in s["node"].log(), 30.0, "the start line", s["node"])
+    time.sleep(1.0)  # discovery of a subscription that should not exist would have happened by now
+    assert s["other"].get_subscription_count() == 0, f"{s['transport']} node subscribes to the other transport"
+    used = s["raw"] if s["transport"] == "raw" else s["compressed"]
+    assert used.get_subscription_count() == 1
+
+
 def test_node_survives_malformed_messages_and_answers_good_frames(setup):
     from sensor_msgs.msg import CompressedImage
 
     s, probe = setup, setup["probe"]
+    count, kinds, encodings, expected_warnings = TRANSPORTS[s["transport"]]
     rng = np.random.default_rng(1234)
     stream = SyntheticFaceStream(640, 480)
     jpeg = bytes(encode_compressed(CompressedImage(), stream.frame(0)).data)
-    answer(s, good_frame(probe, stream.frame(0), "bgr8"))  # warm: the node works before the storm
+    warm = encodings[0]
+    answer(s, good_frame(probe, stream.frame(0), warm))  # the node works before the storm
 
-    sent_bad = 0
-    for i in range(BAD_MESSAGES):
-        if i % 3 == 2:
-            s["compressed"].publish(bad_compressed(rng, COMPRESSED_KINDS[i % len(COMPRESSED_KINDS)], jpeg))
+    for i in range(count):
+        if s["transport"] == "compressed":
+            s["compressed"].publish(bad_compressed(rng, kinds[i % len(kinds)], jpeg))
         else:
-            s["raw"].publish(bad_image(rng, IMAGE_KINDS[i % len(IMAGE_KINDS)]))
-        sent_bad += 1
+            s["raw"].publish(bad_image(rng, kinds[i % len(kinds)]))
         if i % 50 == 0:  # good frames mixed in (they may be replaced by newer bad ones: keep-latest)
-            s["raw"].publish(good_frame(probe, stream.frame(i), "bgr8"))
+            good = good_frame(probe, stream.frame(i), warm)
+            (s["raw"] if s["transport"] == "raw" else s["compressed"]).publish(good)
         time.sleep(0.001)
         assert i % 200 or s["node"].alive(), f"node died during the fuzz run:\n{s['node'].log_tail()}"
-    assert sent_bad >= 1000
 
     # every good frame after the storm is answered, in every encoding, with the face found
-    for j, encoding in enumerate(("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv",
-                                  "jpeg", "png")):
+    for j, encoding in enumerate(encodings):
         index = 40 + 5 * j
         reply = answer(s, good_frame(probe, stream.frame(index), encoding))
         assert reply.header.frame_id == f"fuzz_{encoding}"
@@ -187,11 +213,9 @@ def test_node_survives_malformed_messages_and_answers_good_frames(setup):
     assert s["node"].alive()
     log = s["node"].log()
     warnings = [line for line in log.splitlines() if "WARN" in line and "frame skipped" in line]
-    for words in ("unknown encoding", "step", "truncated data", "does not match", "zero-size",
-                  "exceeds max_image_pixels", "even width", "cannot decode", "empty compressed",
-                  "unsupported compressed format"):
+    for words in expected_warnings:
         assert any(words in line for line in warnings), f"no warning naming {words!r}:\n{log[-3000:]}"
-    assert len(warnings) < 100, f"{len(warnings)} warnings for {sent_bad} bad messages: not throttled"
+    assert len(warnings) < 100, f"{len(warnings)} warnings for {count} bad messages: not throttled"
 
     name = f"{s['namespace']}/perception_node"
     answered = len(s["emotion"].messages())
