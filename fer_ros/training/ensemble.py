@@ -1,11 +1,13 @@
 """A weighted ensemble of exported emotion models as ONE ONNX graph the core loads like any model.
 
-    python -m fer_ros.training.ensemble A.onnx:0.6 B.onnx:0.4 -o models/ensemble.onnx [--temperature T]
+    python -m fer_ros.training.ensemble A.onnx:0.6 B.onnx:0.4 -o models/ensemble.onnx [--pooling log] [--temperature T]
 
 The ensemble takes the first member's input (size, colour, normalisation); every other member gets
 the same chip re-normalised to its own ``normalisation_mean``/``std`` and resized (ONNX ``Resize``,
 bilinear, half-pixel centres, as ``cv2.resize`` with ``INTER_LINEAR``) to its own input size inside
-the graph. The output is the weighted mean of the members' probabilities. Members must output
+the graph. The output pools the members' probabilities: ``mean`` (weighted arithmetic mean) or ``log``
+(weighted geometric mean, renormalised: softmax of the weighted sum of log-probabilities, a product of
+experts that lets a confident member veto). Members must output
 probabilities over the same labels in the same colour. Metadata: the first member's preprocessing keys,
 ``face_crop``, ``temperature`` and a JSON ``provenance`` listing each member's file, sha256, weight and
 own provenance. onnx only (no torch).
@@ -39,12 +41,17 @@ def _numbers(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 
 
+POOLINGS = ("mean", "log")
+
+
 def build_ensemble(members: list[Member], output: str | Path, temperature: float = 1.0, face_crop: str = "",
-                   note: str = "", opset: int = 17) -> Path:
+                   note: str = "", opset: int = 17, pooling: str = "mean") -> Path:
     """Write the ensemble graph; returns its path. Weights are normalised to sum 1."""
     import onnx
     from onnx import TensorProto, compose, helper, numpy_helper, version_converter
 
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two members")
     if any(m.weight <= 0 for m in members):
@@ -98,9 +105,19 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
         nodes += list(graph.node)
         inits += list(graph.initializer)
         inits.append(numpy_helper.from_array(np.array(member.weight / total, np.float32), f"{prefix}weight"))
-        nodes.append(helper.make_node("Mul", [graph.output[0].name, f"{prefix}weight"], [f"{prefix}weighted"]))
+        scores = graph.output[0].name
+        if pooling == "log":
+            inits.append(numpy_helper.from_array(np.array(1e-12, np.float32), f"{prefix}eps"))
+            nodes += [helper.make_node("Max", [scores, f"{prefix}eps"], [f"{prefix}clipped"]),
+                      helper.make_node("Log", [f"{prefix}clipped"], [f"{prefix}log"])]
+            scores = f"{prefix}log"
+        nodes.append(helper.make_node("Mul", [scores, f"{prefix}weight"], [f"{prefix}weighted"]))
         outputs.append(f"{prefix}weighted")
-    nodes.append(helper.make_node("Sum", outputs, ["probabilities"]))
+    if pooling == "log":
+        nodes += [helper.make_node("Sum", outputs, ["pooled_log"]),
+                  helper.make_node("Softmax", ["pooled_log"], ["probabilities"], axis=1)]
+    else:
+        nodes.append(helper.make_node("Sum", outputs, ["probabilities"]))
     n_labels = len(first["labels"].split(","))
     graph = helper.make_graph(
         nodes, "fer_ros_ensemble",
@@ -110,9 +127,10 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="fer_ros.training.ensemble")
     model.ir_version = protos[0].ir_version
-    provenance = {"ensemble": [{"file": m.path.name, "sha256": sha256_of(m.path), "weight": m.weight / total,
-                                "provenance": json.loads(meta["provenance"]) if "provenance" in meta else None}
-                               for m, meta in zip(members, metas)]}
+    provenance = {"pooling": pooling, "ensemble": [
+        {"file": m.path.name, "sha256": sha256_of(m.path), "weight": m.weight / total,
+         "provenance": json.loads(meta["provenance"]) if "provenance" in meta else None}
+        for m, meta in zip(members, metas)]}
     if note:
         provenance["note"] = note
     meta_out = {k: first[k] for k in PREPROCESSING_KEYS if k in first}
@@ -135,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=1.0, help="calibration temperature for the metadata")
     parser.add_argument("--face-crop", default="", help="crop policy (default: the first member's)")
     parser.add_argument("--note", default="")
+    parser.add_argument("--pooling", default="mean", choices=POOLINGS)
     args = parser.parse_args(argv)
     members = []
     for text in args.members:
@@ -142,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path:
             parser.error(f"member {text!r}: expected FILE.onnx:WEIGHT")
         members.append(Member(Path(path), float(weight)))
-    out = build_ensemble(members, args.output, args.temperature, args.face_crop, args.note)
+    out = build_ensemble(members, args.output, args.temperature, args.face_crop, args.note, pooling=args.pooling)
     print(f"wrote {out} sha256 {sha256_of(out)}")
     return 0
 

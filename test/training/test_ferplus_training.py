@@ -204,3 +204,9 @@ def test_ensemble_graph_averages_its_members(tmp_path):
     assert [m["weight"] for m in provenance["ensemble"]] == pytest.approx([0.7, 0.3])
     with pytest.raises(ValueError, match="at least two"):
         build_ensemble([Member(resnet, 1.0)], tmp_path / "one.onnx")
+    geo = EmotionClassifier.from_model(str(build_ensemble([Member(resnet, 0.6), Member(seed, 0.4)],
+                                                          tmp_path / "geo.onnx", pooling="log")))
+    z = 0.6 * np.log(r) + 0.4 * np.log(s)
+    expected = np.exp(z - z.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert np.abs(geo.predict(chips) - expected).max() < 0.03
