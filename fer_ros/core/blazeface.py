@@ -25,6 +25,7 @@ are not used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -32,7 +33,7 @@ import numpy as np
 
 from fer_ros.core.face_crop import MEAN_FACE_5
 from fer_ros.core.model_registry import resolve_model
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 from fer_ros.core.redetect import redetect_near
 from fer_ros.core.results import Detection
 
@@ -166,13 +167,14 @@ class BlazeFaceDetector:
     each previous face's region at the trained input size, all regions in one batch.
     """
 
-    def __init__(self, variant: str = "short", score_threshold: float = 0.5, num_threads: int = 1):
+    def __init__(self, variant: str = "short", score_threshold: float = 0.5, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS):
         if variant not in VARIANTS:
             raise ValueError(f"BlazeFace variant must be one of {tuple(VARIANTS)}, got {variant!r}")
         self.variant = VARIANTS[variant]
         self.score_threshold = float(score_threshold)
         _, path = resolve_model(self.variant.model, "detector")
-        self.session = create_session(path, num_threads)
+        self.session = create_session(path, num_threads, providers)
         self.input_name = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()
         # regressors [N, A, 16] and classificators [N, A, 1], told apart by their last dimension

@@ -131,7 +131,11 @@ def chip_transform(detection: Detection, policy: CropPolicy, size: tuple[int, in
 
 def crop_chip(image: np.ndarray, detection: Detection, policy: CropPolicy, size: tuple[int, int]) -> np.ndarray:
     """The chip of one face, ``size`` = (width, height), same channels as ``image``."""
-    m = chip_transform(detection, policy, size, image.shape)
+    return warp_chip(image, chip_transform(detection, policy, size, image.shape), size)
+
+
+def warp_chip(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The chip ``size`` = (width, height) that the 2x3 frame-to-chip matrix ``m`` cuts out of ``image``."""
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     factor = int(np.ceil(0.5 / scale)) if scale < 0.5 else 1
     if factor == 1:
@@ -146,3 +150,12 @@ def crop_chip(image: np.ndarray, detection: Detection, policy: CropPolicy, size:
 def crop_chips(image: np.ndarray, detections: list[Detection], policy: CropPolicy,
                size: tuple[int, int]) -> list[np.ndarray]:
     return [crop_chip(image, d, policy, size) for d in detections]
+
+
+def largest_face_chip(image: np.ndarray, detections: list[Detection], policy: CropPolicy,
+                      size: tuple[int, int]) -> np.ndarray | None:
+    """The chip of the largest detection (by box area), None without one: how photos are evaluated."""
+    if not detections:
+        return None
+    face = max(detections, key=lambda d: d.box[2] * d.box[3])
+    return crop_chip(image, face, policy, size)

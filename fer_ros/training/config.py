@@ -24,6 +24,17 @@ class DataConfig:
     label_noise: float = 0.0  # fraction of training labels replaced by a different random class
     noise_seed: int = 1234
     train_subset: int = 0  # >0: use only this many (stratified-random) training images
+    # FER+ folders (<dir>/label.csv, fer_ros.training.ferplus) are read natively; val is always "majority"
+    ferplus_target: str = "majority"  # training target: "majority" | "distribution" | "probability"
+    contempt: bool = False  # FER+ contempt as an 8th class (then labels must end with "contempt")
+    source_size: int = 0  # >0: keep training images at this size; augmentation crops + resizes to input_size
+    face_crop: str = "square"  # the core crop policy the exported model declares (fer_ros.core.face_crop)
+    # more dev sets evaluated every epoch: [{name, dir, mode: crops|photos}]; photos = detect (default Haar),
+    # crop with face_crop, classify, as ``fer-ros-eval --mode photos`` does
+    extra_val: list = field(default_factory=list)
+    # more training sets joined to train_dir: [{dir, target}] (target: the FER+ rule for FER+ folders), e.g.
+    # FER-2013 with its original labels next to the FER+ votes of the same images (a mixture of both targets)
+    extra_train: list = field(default_factory=list)
 
 
 @dataclass
@@ -35,6 +46,20 @@ class AugmentConfig:
     brightness: float = 0.2  # additive, in units of full range
     contrast: float = 0.2  # multiplicative around the image mean
     erase_prob: float = 0.0  # random erasing probability
+    # product-matched crops: the face box of a detector on the training image has median side box_scale
+    # (fraction of the image side), log-normal size jitter box_log_sd and normal centre jitter box_shift_sd
+    # (box sides); box_log_sd > 0 replaces the uniform scale / translate_px jitter (clipped at 2 sd)
+    box_scale: float = 1.0
+    box_log_sd: float = 0.0
+    box_shift_sd: float = 0.0
+    # image degradations (uint8, as a camera / codec produces them), each with its probability
+    blur_prob: float = 0.0  # Gaussian blur, sigma uniform in [0.3, blur_sigma] pixels of the model input
+    blur_sigma: float = 1.2
+    jpeg_prob: float = 0.0  # JPEG re-encoding, quality uniform in [jpeg_quality, 95]
+    jpeg_quality: int = 30
+    lowres_prob: float = 0.0  # down-scale to lowres_min..input px and back up (small, far faces)
+    lowres_min: int = 20
+    gray_prob: float = 0.0  # RGB models: colour -> gray (replicated to 3 channels)
 
 
 @dataclass
@@ -67,12 +92,34 @@ class SCNConfig:
 
 
 @dataclass
+class SequenceConfig:
+    """Mode ``mgln``: temporal training on ``<class>/<sequence>/<frames>`` (data.train_dir)."""
+
+    holdout_subjects: tuple[str, ...] = ()  # subjects left out for validation (LOSO folds); () = train on all
+    samples_per_sequence: int = 8  # random (onset, middle, peak) triplets per labelled sequence and epoch
+    neutral_per_sequence: int = 2  # neutral pseudo-sequences (first frames) per sequence and epoch; 0 = none
+    init_emotion_model: str = "fer-resnet-fer2013"  # fer_resnet (registry name, .onnx or .pt) for SSM + GFM
+    backbone_lr_scale: float = 0.1  # learning rate factor of the initialised SSM + GFM weights
+    detector: str = "mtcnn"  # landmarks for the part crops (cached once per data set)
+    cache_dir: str = "~/.cache/fer_ros/detections"
+    face_size: int = 40  # px, square face crop of the peak frame
+    part_size: tuple[int, int] = (32, 20)  # (width, height) px of each part crop
+    window: int = 15  # frames per track the runtime keeps (written to the ONNX metadata)
+    jitter: float = 1.0  # scale of the random shifts / scales / rotations of the crops
+    # pre-training: train on still face crops (<class>/<image>, e.g. FER-2013) as one-frame pseudo-sequences
+    # instead of data.train_dir; fine-tune on the sequences afterwards with init_from = its last.pt
+    pretrain_stills: str = ""
+    pretrain_limit: int = 0  # >0: at most this many stills (class-stratified)
+
+
+@dataclass
 class TrainConfig:
     run_dir: str = "runs/default"
-    mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher)
+    mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher) | "mgln" (sequences)
     teacher: str = ""  # checkpoint of the teacher for mode "ld"
     ld_temperature: float = 1.0
-    init_from: str = ""  # checkpoint whose model weights start a new run (fine-tuning; fresh optimiser and schedule)
+    init_from: str = ""  # checkpoint (.pt) or exported .onnx whose weights start a new run (fresh optimiser)
+    keep_epochs: bool = False  # also save the model of every epoch as epoch_NNN.pt (for selection on several dev sets)
     epochs: int = 30
     batch_size: int = 128
     seed: int = 0
@@ -85,6 +132,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     scn: SCNConfig = field(default_factory=SCNConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 messages not installed (make setup)")
-from fer_ros.ros.image_convert import (  # noqa: E402
+from fer_ros.core.image_convert import (  # noqa: E402
     ImageConversionError,
     compressed_to_bgr,
     encode_compressed,
@@ -124,11 +124,19 @@ def test_compressed_images_decode(fmt: str) -> None:
 
 def test_corrupt_and_empty_compressed_images_are_named() -> None:
     msg = encode_compressed(sensor_msgs.CompressedImage(), BGR, "jpeg")
-    msg.data = msg.data[: len(msg.data) // 3]
-    msg.data[:2] = array.array("B", [0, 0])  # not a JPEG any more
+    whole = msg.data
+    msg.data = whole[: len(whole) // 2]  # header intact, scan cut off
     with pytest.raises(ImageConversionError, match="cannot decode") as info:
         compressed_to_bgr(msg)
     assert info.value.problem == "corrupt_compressed"
+    msg.data = whole[:40]  # cut inside the header
+    with pytest.raises(ImageConversionError, match="cannot decode.*truncated") as info:
+        compressed_to_bgr(msg)
+    assert info.value.problem == "corrupt_compressed"
+    msg.data = array.array("B", [0, 0]) + whole[2:]  # not a JPEG any more
+    with pytest.raises(ImageConversionError, match="neither JPEG nor PNG") as info:
+        compressed_to_bgr(msg)
+    assert info.value.problem == "unsupported_format"
     with pytest.raises(ImageConversionError, match="empty") as info:
         compressed_to_bgr(sensor_msgs.CompressedImage(format="jpeg"))
     assert info.value.problem == "empty_compressed"
@@ -153,3 +161,37 @@ def test_fill_image_msg_other_encodings(encoding: str) -> None:
     np.testing.assert_array_equal(image_to_bgr(msg), expected)
     with pytest.raises(ValueError, match="supports"):
         fill_image_msg(sensor_msgs.Image(), BGR, "yuv422")
+
+
+@pytest.fixture
+def imdecode_calls(monkeypatch):
+    """Records every cv2.imdecode call (and still decodes): shows whether a message was decoded at all."""
+    calls = []
+    real = cv2.imdecode
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].size)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "imdecode", spy)
+    return calls
+
+
+@pytest.mark.parametrize("size,max_pixels", [((10000, 10000), 4096 * 4096), ((641, 480), 640 * 480)])
+def test_png_bomb_is_rejected_from_its_header_without_decoding(imdecode_calls, size, max_pixels) -> None:
+    from fer_ros.bench.decode_guard import png_bomb
+
+    msg = sensor_msgs.CompressedImage(format="png")
+    msg.data = array.array("B", png_bomb(*size))
+    with pytest.raises(ImageConversionError, match=f"{size[0]}x{size[1]} exceeds max_image_pixels") as info:
+        compressed_to_bgr(msg, max_pixels)
+    assert info.value.problem == "too_large"
+    assert imdecode_calls == [], "the bomb was decoded before its size was checked"
+
+
+def test_jpeg_over_the_limit_is_rejected_without_decoding(imdecode_calls) -> None:
+    msg = encode_compressed(sensor_msgs.CompressedImage(), np.zeros((480, 640, 3), np.uint8), "jpeg")
+    with pytest.raises(ImageConversionError, match="640x480 exceeds") as info:
+        compressed_to_bgr(msg, 640 * 480 - 1)
+    assert info.value.problem == "too_large" and imdecode_calls == []
+    assert compressed_to_bgr(msg, 640 * 480).shape == (480, 640, 3) and len(imdecode_calls) == 1

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
 
+from fer_ros.bench.decode_guard import png_bomb
 from fer_ros.core.boxes import box_iou as iou
+from fer_ros.core.image_convert import encode_compressed, fill_image_msg
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82
@@ -67,6 +68,9 @@ def bad_compressed(rng: np.random.Generator, kind: str, jpeg: bytes):
     elif kind == "png_garbage":
         msg.format = "png"
         data = b"\x89PNG\r\n\x1a\n" + bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    elif kind == "png_bomb":  # 5000x5000 pixels in ~73 KB: over max_image_pixels, rejected from its header
+        msg.format = "png"
+        data = PNG_BOMB
     else:  # compressedDepth is not an image format the node handles
         msg.format = "16UC1; compressedDepth"
         data = jpeg
@@ -76,7 +80,8 @@ def bad_compressed(rng: np.random.Generator, kind: str, jpeg: bytes):
 
 IMAGE_KINDS = ("unknown_encoding", "step_too_small", "truncated", "too_much_data", "zero_size", "huge_claim",
                "odd_yuv", "absurd_step")
-COMPRESSED_KINDS = ("random_bytes", "broken_header", "empty", "png_garbage", "depth")
+COMPRESSED_KINDS = ("random_bytes", "broken_header", "empty", "png_garbage", "depth", "png_bomb")
+PNG_BOMB = png_bomb(5000, 5000)
 
 
 def good_frame(probe: RosProbe, bgr: np.ndarray, encoding: str):
@@ -121,7 +126,8 @@ TRANSPORTS = {  # transport: (bad messages, kinds of bad message, good encodings
             ("unknown encoding", "step", "truncated data", "does not match", "zero-size",
              "exceeds max_image_pixels", "even width")),
     "compressed": (500, COMPRESSED_KINDS, ("jpeg", "png"),
-                   ("cannot decode", "empty compressed", "unsupported compressed format")),
+                   ("cannot decode", "empty compressed", "unsupported compressed format", "neither JPEG nor PNG",
+                    "5000x5000 exceeds max_image_pixels")),
 }
 
 

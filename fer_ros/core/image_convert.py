@@ -1,10 +1,15 @@
-"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge.
+"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge and without ROS.
+
+The functions only read and write the fields of ``sensor_msgs/Image`` / ``CompressedImage`` (``encoding``,
+``width``, ``height``, ``step``, ``is_bigendian``, ``data``, ``format``), so the same code serves rclpy
+messages in the node (``fer_ros/ros``) and the ``rosbags`` message classes of the bag reader (``fer_ros/bag``).
 
 ``image_to_bgr`` views the message buffer in place (no copy for ``bgr8``), honouring ``step`` (row
 padding) and ``is_bigendian``, and converts other encodings to BGR with one OpenCV call.
-``compressed_to_bgr`` decodes JPEG/PNG with OpenCV. Every malformed message raises
-``ImageConversionError`` whose ``problem`` is a short key (for throttled logging) and whose text names
-what is wrong. cv_bridge is not used: it is not installable here and its PyPI copy breaks on numpy 2.
+``compressed_to_bgr`` decodes JPEG/PNG with OpenCV once their header says the size is allowed.
+Every malformed message raises ``ImageConversionError`` whose ``problem`` is a short key (for
+throttled logging) and whose text names what is wrong. cv_bridge is not used: it is not installable
+here and its PyPI copy breaks on numpy 2.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from fer_ros.core.image_header import read_header, sniff_format
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
@@ -118,20 +125,39 @@ def image_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
 
 
 def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (jpeg, png) into a (H, W, 3) uint8 BGR image."""
+    """Decode a sensor_msgs/CompressedImage (jpeg, png) into a (H, W, 3) uint8 BGR image.
+
+    The size is read from the JPEG/PNG header first: an image over ``max_pixels`` (a decompression bomb)
+    is rejected without being decoded, and so is data that is neither JPEG nor PNG.
+    """
     fmt = (msg.format or "").lower()
     if "compresseddepth" in fmt:
         raise ImageConversionError("unsupported_format", f"unsupported compressed format {msg.format!r}")
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ImageConversionError("empty_compressed", f"empty compressed image (format {msg.format!r})")
+    if not sniff_format(data):
+        raise ImageConversionError(
+            "unsupported_format",
+            f"unsupported compressed format {msg.format!r}: {data.size} bytes that are neither JPEG nor PNG "
+            f"(first bytes {bytes(data[:4]).hex()})",
+        )
+    try:
+        header = read_header(data)
+    except ValueError as exc:
+        raise ImageConversionError(
+            "corrupt_compressed", f"cannot decode compressed image of {data.size} bytes: {exc}") from None
+    _check_size(header.width, header.height, max_pixels)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageConversionError(
             "corrupt_compressed",
             f"cannot decode compressed image of {data.size} bytes (format {msg.format!r})",
         )
-    _check_size(bgr.shape[1], bgr.shape[0], max_pixels)
+    if (bgr.shape[1], bgr.shape[0]) != (header.width, header.height):
+        raise ImageConversionError(
+            "corrupt_compressed", f"decoded {bgr.shape[1]}x{bgr.shape[0]} image but its {header.format} header "
+            f"says {header.width}x{header.height}")
     return bgr
 
 

@@ -1,0 +1,160 @@
+"""Models that fail at run time, over DDS: counted as ``frames_failed`` with a throttled traceback (not as
+invalid input); a parameter change is accepted only after one dummy batch ran through the rebuilt models.
+
+The broken models are copies of the shipped gender model (dlib-gender-v1, RGB 32x32):
+``fixed_batch.onnx`` takes a batch of exactly one face (an export without a dynamic batch axis: it passes
+the one-face dummy batch, and fails on every frame with two faces); ``batch_of_two.onnx`` takes exactly
+two (fails the dummy batch); ``two_means.onnx`` has metadata with 2 normalisation means for its 3
+channels.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
+
+from fer_ros.msg import FaceEmotionArray
+from fer_ros.ros.synthetic_stream import SyntheticFaceStream
+
+DOMAIN_ID = 88
+STARTUP_S = 90.0
+
+
+def gender_model_variant(path, mean: tuple[float, ...] | None = None, batch: int | None = None) -> str:
+    """A copy of dlib-gender-v1 with full metadata, optionally other means or a fixed batch size."""
+    onnx = pytest.importorskip("onnx", reason="onnx is needed to write the broken model files")
+    from fer_ros.core.model_registry import resolve_model
+
+    spec, source = resolve_model("dlib-gender-v1", "gender")
+    model = onnx.load(str(source))
+    metadata = {"labels": ",".join(spec.labels), "input_size": "{},{}".format(*spec.input_size),
+                "colour": spec.colour, "normalisation_mean": ",".join(str(m) for m in (mean or spec.mean)),
+                "normalisation_std": ",".join(str(s) for s in spec.std), "output": spec.output,
+                "face_crop": spec.face_crop}
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, metadata)
+    if batch is not None:
+        dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+        dim.ClearField("dim_param")
+        dim.dim_value = batch
+    onnx.save(model, str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.parameter_client import AsyncParameterClient
+    from sensor_msgs.msg import Image
+
+    models = tmp_path_factory.mktemp("models")
+    fixed_batch = gender_model_variant(models / "fixed_batch.onnx", batch=1)
+    two_means = gender_model_variant(models / "two_means.onnx", mean=(122.8, 117.0))
+    batch_of_two = gender_model_variant(models / "batch_of_two.onnx", batch=2)
+    namespace = unique_namespace()
+    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
+                       tmp_path_factory.mktemp("node") / "perception_node.log",
+                       # detect_every 1 and gender_every 1: the gender model sees both faces of every two-face
+                       # frame (re-finding would only keep the known face, and gender once per track would only
+                       # give it each new face, one at a time, which this model takes)
+                       params={"gender_model": fixed_batch, "detect_every": 1, "gender_every": 1,
+                               "reliability": "reliable", "qos_depth": 5})
+    probe = RosProbe(DOMAIN_ID, namespace)
+    try:
+        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
+        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
+        publisher = probe.publisher(Image, reliable=True, depth=5)
+        client = AsyncParameterClient(probe.node, f"{namespace}/perception_node")
+        probe.wait_until(lambda: publisher.get_subscription_count() > 0 and client.services_are_ready(),
+                         STARTUP_S, "the node's subscription and parameter services", node)
+        yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics,
+               "publisher": publisher, "client": client, "namespace": namespace, "fixed_batch": fixed_batch,
+               "two_means": two_means, "batch_of_two": batch_of_two}
+    finally:
+        probe.close()
+        code = node.stop()
+    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+
+
+def send(s, bgr: np.ndarray, timeout: float = 5.0):
+    """Publish one frame (reliable) and return its answer, or None when none came within ``timeout``."""
+    msg = s["probe"].image(bgr)
+    s["publisher"].publish(msg)
+    return s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), timeout)
+
+
+def health(s, received: int) -> dict[str, str]:
+    name = f"{s['namespace']}/perception_node"
+
+    def counted(msg) -> bool:
+        return any(st.name.startswith(name) and int(diagnostics_values(st)["frames_received"]) >= received
+                   for st in msg.status)
+
+    msg = s["diagnostics"].wait_for(counted, 10.0)
+    assert msg is not None, s["node"].log_tail()
+    return diagnostics_values(next(st for st in msg.status if st.name.startswith(name)))
+
+
+def test_run_time_model_failure_is_counted_as_failed_with_a_throttled_traceback(setup):
+    s = setup
+    one, two = SyntheticFaceStream(640, 480, faces=1), SyntheticFaceStream(640, 480, faces=2)
+    reply = send(s, one.frame(0), timeout=20.0)
+    assert reply is not None and len(reply.faces) == 1 and reply.faces[0].gender in ("female", "male")
+    before = health(s, 1)
+    sent = []
+    for i in range(8):  # two faces: the fixed-batch gender model fails on every one of these frames
+        sent.append(s["probe"].image(two.frame(10 * i)))
+        s["publisher"].publish(sent[-1])
+        time.sleep(0.3)  # one at a time: none replaced by the next (keep-latest)
+    after = health(s, int(before["frames_received"]) + 8)
+    answered = [m for m in s["emotion"].messages() if any(same_stamp(m.header.stamp, f.header.stamp) for f in sent)]
+    assert not answered, "a two-face frame was answered"
+    assert int(after["frames_failed"]) - int(before["frames_failed"]) == 8, after
+    assert after["frames_invalid"] == before["frames_invalid"] == "0", after
+    log = s["node"].log()
+    failures = [line for line in log.splitlines() if "frame failed (counted in frames_failed)" in line]
+    assert failures and all("ERROR" in line for line in failures), log[-3000:]
+    assert len(failures) <= 2, f"{len(failures)} failure lines for 8 frames in 2.4 s: not throttled"
+    assert "Traceback (most recent call last)" in log, log[-3000:]
+    reply = send(s, one.frame(5), timeout=20.0)  # the node still works on frames the model can take
+    assert reply is not None and len(reply.faces) == 1
+
+
+def set_param(s, name: str, value):
+    from rclpy.parameter import Parameter
+
+    future = s["client"].set_parameters([Parameter(name, value=value)])
+    deadline = time.monotonic() + 60.0
+    while not future.done():
+        assert time.monotonic() < deadline, "parameter service did not answer"
+        time.sleep(0.02)
+    (result,) = future.result().results
+    return result
+
+
+@pytest.mark.parametrize("model", ["batch_of_two", "two_means"])
+def test_parameter_change_is_rejected_when_the_new_model_fails_a_dummy_batch(setup, model):
+    s = setup
+    result = set_param(s, "gender_model", s[model])
+    assert not result.successful, f"{model}: a model that fails on one face was accepted"
+    assert result.reason.startswith("gender_model:"), result.reason
+    if model == "batch_of_two":  # loads and passes any metadata check: only running it shows the failure
+        assert "dummy batch" in result.reason and "Expected: 2" in result.reason, result.reason
+    assert "parameter change rejected" in s["node"].log()
+    reply = send(s, SyntheticFaceStream(640, 480).frame(3), timeout=20.0)  # the old, working models
+    assert reply is not None and len(reply.faces) == 1 and reply.faces[0].gender in ("female", "male")
+    assert set_param(s, "gender_model", "dlib-gender-v1").successful  # a good model is accepted
+
+
+def test_node_does_not_start_with_a_model_failing_the_dummy_batch(setup, tmp_path):
+    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, unique_namespace(), tmp_path / "bad.log",
+                       params={"gender_model": setup["batch_of_two"]})
+    try:
+        code = node.wait(STARTUP_S)
+    finally:
+        node.stop()
+    assert code == 1, node.log_tail()
+    assert "cannot start" in node.log() and "dummy batch" in node.log(), node.log_tail()
