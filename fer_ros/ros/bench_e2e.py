@@ -4,9 +4,10 @@ Two roles, each its own process:
 
 * ``python -m fer_ros.ros.bench_e2e node --stats S.json [--ros-args ...]`` runs the real
   ``PerceptionNode`` with timers wrapped around its own steps (no behaviour changed): image conversion,
-  ``Pipeline.process``, ``Tracker.update``, building ``FaceEmotionArray``, ``publish`` and the whole
-  worker step. It writes per-frame milliseconds to S.json when it is stopped (SIGINT); they are kept in a
-  table allocated at start, so the measurement does not add to the memory growth it measures.
+  ``Pipeline.process`` (which includes ``Tracker.update``, timed too), building ``FaceEmotionArray``,
+  ``publish`` and the whole worker step. It writes per-frame milliseconds to S.json when it is stopped
+  (SIGINT); they are kept in a table allocated at start, so the measurement does not add to the memory
+  growth it measures.
 * ``python -m fer_ros.ros.bench_e2e drive --json OUT.json ...`` starts that node pinned to its CPUs,
   publishes ``sensor_msgs/Image`` frames (bgr8, 640x480, composited faces) and listens on
   ``faces/emotion``: first closed loop (publish, wait for the answer: publish-to-receive latency and
@@ -191,8 +192,8 @@ def drive(args: argparse.Namespace) -> dict:
     if stats_path.is_file():
         rec = json.loads(stats_path.read_text())["records_ms"]
         overhead = [c + b + p for c, b, p in zip(rec["convert"], rec["build_msg"], rec["publish"], strict=True)]
-        other = [s - pl - t - o for s, pl, t, o in zip(rec["step"], rec["pipeline"], rec["tracking"], overhead,
-                                                        strict=True)]
+        # Pipeline.process calls the tracker: "tracking" is part of "pipeline"
+        other = [s - pl - o for s, pl, o in zip(rec["step"], rec["pipeline"], overhead, strict=True)]
         result["node"] = {k: summarize(v) for k, v in rec.items()}
         result["node"]["overhead"] = summarize(overhead)
         result["node"]["other"] = summarize(other)
@@ -208,8 +209,8 @@ def _phases(args, namespace: str, node_proc, summarize, make_frames) -> dict:
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from fer_ros.core.image_convert import fill_image_msg
     from fer_ros.msg import FaceEmotionArray
-    from fer_ros.ros.image_convert import fill_image_msg
 
     frames = make_frames(args.faces_per_frame, args.distinct_frames, seed=args.seed, faces=args.faces)
     context = rclpy.Context()

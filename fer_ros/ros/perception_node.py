@@ -9,6 +9,7 @@ Once a second it publishes its health on ``/diagnostics``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -22,6 +23,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
 from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.temporal import temporal_tracker
@@ -29,7 +31,6 @@ from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
 from fer_ros.ros.health import HealthMonitor
-from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
 from fer_ros.ros.image_input import ImageSubscription
 from fer_ros.ros.latest_frame import LatestFrameSlot
 
@@ -75,15 +76,34 @@ def build_pipeline(values: dict[str, Any]) -> Pipeline:
     return pipeline
 
 
+class RosLogHandler(logging.Handler):
+    """Python ``logging`` records of the core (e.g. an execution-provider fall-back) into the node's ROS log."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__(logging.INFO)
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(text)
+        else:
+            self._ros_logger.info(text)
+
+
 class PerceptionNode(Node):
     """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, start: bool = True, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
-        self._pipeline = build_pipeline(self._values)
-        self._tracker = Tracker(parameters.tracker_config(self._values))
-        self._temporal = self._temporal_tracker(self._values)
+        self._log_handler = RosLogHandler(self.get_logger())
+        logging.getLogger("fer_ros").addHandler(self._log_handler)
+        self._pipeline: Pipeline | None = None
+        self._tracker: Tracker | None = None
+        self._temporal = None
         self._pending_temporal: tuple | None = None  # (tracker or None,) while a change waits for the worker
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
@@ -97,12 +117,24 @@ class PerceptionNode(Node):
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
+        self._worker: threading.Thread | None = None
+        self._running = False
+        if start:  # the managed variant (fer_ros/ros/lifecycle_node.py) runs these on its transitions
+            self.load_models()
+            self.open_outputs()
+            self.open_inputs()
 
-        v = self._values
-        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
-        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
-                                        self._on_image)
+    def load_models(self) -> None:
+        """Build the pipeline and trackers from the current parameters (loads and checks every model)."""
+        pipeline = build_pipeline(self._values)
+        tracker = Tracker(parameters.tracker_config(self._values))
+        temporal = self._temporal_tracker(self._values)
+        with self._pending_lock:
+            self._pipeline, self._tracker, self._temporal = pipeline, tracker, temporal
+            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
 
+    def open_outputs(self) -> None:
+        """The publishers and the once-a-second health report."""
         self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
         self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -114,11 +146,21 @@ class PerceptionNode(Node):
             self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
 
         # steady clock: health reports go on when use_sim_time is set and /clock is paused or absent
-        self.create_timer(1.0, self._report_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._health_timer = self.create_timer(1.0, self._report_health,
+                                               clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def open_inputs(self) -> None:
+        """The image subscriptions and the worker: frames are processed from here on."""
+        v = self._values
+        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
+        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
+                                        self._on_image)
+
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']}, "
+        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']} on "
+                               f"{', '.join(self._pipeline.providers)}, "
                                f"publishing {self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
@@ -143,7 +185,7 @@ class PerceptionNode(Node):
         try:
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
-            if "temporal" in groups:
+            if "temporal" in groups or changed & {"providers", "num_threads"}:  # its session uses both
                 temporal = (self._temporal_tracker(new),)
             if "pipeline" in groups:
                 pipeline = build_pipeline(new)
@@ -164,7 +206,8 @@ class PerceptionNode(Node):
 
     @staticmethod
     def _temporal_tracker(values: dict[str, Any]):
-        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
+        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"],
+                                values["providers"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
@@ -221,9 +264,10 @@ class PerceptionNode(Node):
             self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
         start = time.monotonic()
-        result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
+        # tracked faces, gender once per track; raising here is a failure, not bad input: see _work
+        result = self._pipeline.process(bgr, self._tracker)
         processing = time.monotonic() - start
-        faces = self._tracker.update(result.faces)
+        faces = result.faces
         if self._temporal is not None:
             faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
         labels = tuple(result.emotion_labels)
@@ -238,21 +282,34 @@ class PerceptionNode(Node):
 
     def stop(self) -> None:
         """Stop the worker (called before the node is destroyed)."""
+        self.stop_worker()
+        logging.getLogger("fer_ros").removeHandler(self._log_handler)
+
+    def stop_worker(self) -> None:
+        """Stop taking frames: the worker finishes the frame in hand, a waiting frame is dropped."""
         self._running = False
         self._slot.close()
-        self._worker.join(timeout=10.0)
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+
+    def finished(self) -> bool:
+        """Whether the node asks its process to exit (the lifecycle variant after ``shutdown``)."""
+        return False
 
 
-def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_node``; exit code 0 after SIGINT/SIGTERM."""
+def main(args: list[str] | None = None, node_type: type[PerceptionNode] = PerceptionNode) -> int:
+    """Entry point of ``ros2 run fer_ros perception_node`` (``node_type``: the lifecycle variant's too).
+
+    Exit code 0 after SIGINT/SIGTERM or when the node is finished, 1 when it cannot start.
+    """
     stop = shutdown.init(args)
     try:
-        node = PerceptionNode()
+        node = node_type()
     except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    shutdown.spin_until_stopped(node, stop, on_stop=node.stop)
+    shutdown.spin_until_stopped(node, stop, done=node.finished, on_stop=node.stop)
     return 0
 
 

@@ -10,6 +10,7 @@ shutdown that follows runs to its end, whatever else arrives.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -43,6 +44,16 @@ class StopRequest:
     def set(self) -> None:
         self.requested = True
 
+    def ignore_further(self) -> None:
+        """SIG_IGN for SIGINT and SIGTERM from now on (main thread only).
+
+        The flag alone is not enough: interpreter finalization resets Python-level handlers to the
+        default action, so a late Ctrl-C would still kill the process (exit code -2); SIG_IGN stays.
+        """
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, less when a stop is requested; True when one is."""
         deadline = time.monotonic() + seconds
@@ -70,6 +81,7 @@ def spin_until_stopped(node: Node, stop: StopRequest, done: Callable[[], bool] =
         pass
     finally:
         stop.set()  # from here on every signal is ignored: the shutdown below runs to its end
+        stop.ignore_further()
         if stop.signal_name:
             node.get_logger().info(f"{stop.signal_name}: shutting down")
         if on_stop is not None:

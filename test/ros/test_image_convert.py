@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 messages not installed (make setup)")
-from fer_ros.ros.image_convert import (  # noqa: E402
+from fer_ros.core.image_convert import (  # noqa: E402
     ImageConversionError,
     compressed_to_bgr,
     encode_compressed,

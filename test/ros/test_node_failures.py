@@ -57,7 +57,11 @@ def setup(tmp_path_factory):
     namespace = unique_namespace()
     node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
                        tmp_path_factory.mktemp("node") / "perception_node.log",
-                       params={"gender_model": fixed_batch, "reliability": "reliable", "qos_depth": 5})
+                       # detect_every 1 and gender_every 1: the gender model sees both faces of every two-face
+                       # frame (re-finding would only keep the known face, and gender once per track would only
+                       # give it each new face, one at a time, which this model takes)
+                       params={"gender_model": fixed_batch, "detect_every": 1, "gender_every": 1,
+                               "reliability": "reliable", "qos_depth": 5})
     probe = RosProbe(DOMAIN_ID, namespace)
     try:
         emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")

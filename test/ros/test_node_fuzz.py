@@ -15,8 +15,8 @@ from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, u
 
 from fer_ros.bench.decode_guard import png_bomb
 from fer_ros.core.boxes import box_iou as iou
+from fer_ros.core.image_convert import encode_compressed, fill_image_msg
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82

@@ -1,4 +1,8 @@
-"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge.
+"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge and without ROS.
+
+The functions only read and write the fields of ``sensor_msgs/Image`` / ``CompressedImage`` (``encoding``,
+``width``, ``height``, ``step``, ``is_bigendian``, ``data``, ``format``), so the same code serves rclpy
+messages in the node (``fer_ros/ros``) and the ``rosbags`` message classes of the bag reader (``fer_ros/bag``).
 
 ``image_to_bgr`` views the message buffer in place (no copy for ``bgr8``), honouring ``step`` (row
 padding) and ``is_bigendian``, and converts other encodings to BGR with one OpenCV call.
