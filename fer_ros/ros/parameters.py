@@ -17,6 +17,7 @@ from rclpy.node import Node
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
+from fer_ros.ros.image_convert import IMAGE_CONVERTERS
 from fer_ros.ros.image_input import RELIABILITIES, TRANSPORTS
 
 _PIPELINE_DEFAULTS = PipelineConfig()
@@ -64,6 +65,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "publishers come and go", "node", choices=RELIABILITIES, read_only=True),
     ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
+    ParamSpec("image_converter", "auto", "sensor_msgs/Image to BGR: builtin (numpy/OpenCV, faster), cv_bridge, or "
+              "auto = builtin for the encodings it covers and cv_bridge (where installed) for the others", "node",
+              choices=IMAGE_CONVERTERS, read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
     _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
     _pipe("detector_model", "path of a YuNet .onnx file, needed by detector yunet (e.g. OpenCV Zoo "

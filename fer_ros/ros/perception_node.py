@@ -28,7 +28,7 @@ from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
 from fer_ros.ros.health import HealthMonitor
-from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
+from fer_ros.ros.image_convert import ImageConversionError, ImageConverter, compressed_to_bgr, fill_image_msg
 from fer_ros.ros.image_input import ImageSubscription
 from fer_ros.ros.latest_frame import LatestFrameSlot
 
@@ -96,6 +96,7 @@ class PerceptionNode(Node):
         self.debug_images_published = 0
 
         v = self._values
+        self._to_bgr = ImageConverter(v["image_converter"])
         image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
         self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
                                         self._on_image)
@@ -115,8 +116,9 @@ class PerceptionNode(Node):
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']}, "
-                               f"publishing {self.resolve_topic_name('faces/emotion')}")
+        self.get_logger().info(f"listening on {self._input.describe()}; image converter "
+                               f"{self._to_bgr.describe()}; detector {v['detector']}, publishing "
+                               f"{self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
     def _on_image(self, msg) -> None:
@@ -202,7 +204,7 @@ class PerceptionNode(Node):
             if isinstance(msg, CompressedImage):
                 bgr = compressed_to_bgr(msg, values["max_image_pixels"])
             else:
-                bgr = image_to_bgr(msg, values["max_image_pixels"])
+                bgr = self._to_bgr(msg, values["max_image_pixels"])
         except ImageConversionError as exc:
             self._health.frame_invalid()
             self._log.warn(exc.problem, f"frame skipped: {exc}")

@@ -4,7 +4,8 @@ A terminal's Ctrl-C sends SIGINT to the whole process group and ``ros2 launch`` 
 each child (then SIGTERM if it is still running). rclpy's own handlers turn each SIGINT into a
 ``KeyboardInterrupt`` wherever the main thread happens to be, e.g. inside ``destroy_node`` during the
 shutdown the first one started. Here the signals only set a flag: the spin loop checks it, and the
-shutdown that follows runs to its end, whatever else arrives.
+shutdown that follows runs to its end with every further signal ignored (also while the interpreter
+exits, where Python would otherwise restore the default action and die by the signal).
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ class StopRequest:
     def set(self) -> None:
         self.requested = True
 
+    def ignore_further(self) -> None:
+        """From now on SIGINT/SIGTERM are ignored by the OS, through interpreter exit too.
+
+        Python restores the default action (die by the signal) during its own finalization for signals it
+        handles, but not for ignored ones: a late signal from launch can no longer turn exit code 0 into -2.
+        """
+        self.requested = True
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, less when a stop is requested; True when one is."""
         deadline = time.monotonic() + seconds
@@ -69,7 +80,7 @@ def spin_until_stopped(node: Node, stop: StopRequest, done: Callable[[], bool] =
     except ExternalShutdownException:
         pass
     finally:
-        stop.set()  # from here on every signal is ignored: the shutdown below runs to its end
+        stop.ignore_further()  # the shutdown below runs to its end, whatever arrives
         if stop.signal_name:
             node.get_logger().info(f"{stop.signal_name}: shutting down")
         if on_stop is not None:

@@ -10,7 +10,10 @@ import pytest
 
 sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 messages not installed (make setup)")
 from fer_ros.ros.image_convert import (  # noqa: E402
+    CV_BRIDGE_ERROR,
+    SUPPORTED_ENCODINGS,
     ImageConversionError,
+    ImageConverter,
     compressed_to_bgr,
     encode_compressed,
     fill_image_msg,
@@ -68,7 +71,8 @@ def test_mono16_respects_byte_order(bigendian: bool, pad: int) -> None:
     values = RNG.integers(0, 65536, size=(6, 8), dtype=np.uint16)
     msg = make_msg("mono16", values[:, :, None], pad=pad, bigendian=bigendian)
     np.testing.assert_array_equal(image_to_array(msg)[:, :, 0], values)
-    np.testing.assert_array_equal(image_to_bgr(msg)[:, :, 0], (values >> 8).astype(np.uint8))
+    scaled = np.floor(values / 257.0 + 0.5).astype(np.uint8)  # cv_bridge: x * 255 / 65535, rounded
+    np.testing.assert_array_equal(image_to_bgr(msg)[:, :, 0], scaled)
 
 
 @pytest.mark.parametrize("encoding,order", [("yuv422", "uyvy"), ("uyvy", "uyvy"),
@@ -98,6 +102,8 @@ def bad(**fields) -> sensor_msgs.Image:
 
 @pytest.mark.parametrize("msg,problem,words", [
     (bad(encoding="bayer_weird16"), "unknown_encoding", "unknown encoding 'bayer_weird16'"),
+    (bad(encoding="bayer_rggb8", width=1, height=10, step=1, data=array.array("B", bytes(10))), "bad_geometry",
+     "2x2"),
     (bad(step=10), "step_mismatch", "step 10"),
     (bad(data=array.array("B", bytes(50))), "truncated", "truncated"),
     (bad(data=array.array("B", bytes(200))), "size_mismatch", "does not match"),
@@ -195,3 +201,123 @@ def test_jpeg_over_the_limit_is_rejected_without_decoding(imdecode_calls) -> Non
         compressed_to_bgr(msg, 640 * 480 - 1)
     assert info.value.problem == "too_large" and imdecode_calls == []
     assert compressed_to_bgr(msg, 640 * 480).shape == (480, 640, 3) and len(imdecode_calls) == 1
+
+
+# --- Bayer mosaics: known colour patches, each pattern, 8 and 16 bit ---
+PATCHES_BGR = ((200, 40, 10), (10, 200, 90), (60, 30, 220), (90, 160, 250))  # no two share a channel order
+BGR_INDEX = {"b": 0, "g": 1, "r": 2}
+
+
+def patch_image(size: int = 16) -> np.ndarray:
+    """Four uniform colour patches in a 2x2 grid, each ``size`` px square."""
+    image = np.zeros((2 * size, 2 * size, 3), np.uint8)
+    for i, colour in enumerate(PATCHES_BGR):
+        y, x = divmod(i, 2)
+        image[y * size:(y + 1) * size, x * size:(x + 1) * size] = colour
+    return image
+
+
+def mosaic(bgr: np.ndarray, pattern: str) -> np.ndarray:
+    """What a Bayer sensor with this 2x2 pattern (ROS naming, top-left block row by row) records."""
+    out = np.empty(bgr.shape[:2], bgr.dtype)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            out[dy::2, dx::2] = bgr[dy::2, dx::2, BGR_INDEX[pattern[2 * dy + dx]]]
+    return out
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+def test_bayer_mosaics_demosaic_to_the_known_colours(pattern: str, bits: int) -> None:
+    size = 16
+    image = patch_image(size)
+    raw = mosaic(image, pattern)
+    if bits == 16:
+        raw = raw.astype(np.uint16) * 257  # full 16-bit range: scales back to the same 8-bit values
+    msg = make_msg(f"bayer_{pattern}{bits}", raw[:, :, None], pad=2, bigendian=bits == 16)
+    out = image_to_bgr(msg)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    for i, colour in enumerate(PATCHES_BGR):
+        y, x = divmod(i, 2)
+        inner = out[y * size + 3:(y + 1) * size - 3, x * size + 3:(x + 1) * size - 3].reshape(-1, 3)
+        assert np.abs(inner.astype(int) - colour).max() <= 1, (pattern, bits, colour, inner[0])
+
+
+# --- the converter choice: builtin, cv_bridge, auto ---
+def test_builtin_converter_names_an_encoding_it_does_not_cover() -> None:
+    msg = make_msg("32FC1", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ImageConversionError, match="unknown encoding '32FC1'") as info:
+        ImageConverter("builtin")(msg)
+    assert info.value.problem == "unknown_encoding"
+    with pytest.raises(ValueError, match="not one of"):
+        ImageConverter("opencv")
+
+
+def test_auto_converter_uses_the_builtin_one_for_its_encodings() -> None:
+    for encoding, pixels in (("bgr8", BGR), ("rgb8", BGR[:, :, ::-1])):
+        msg = make_msg(encoding, np.ascontiguousarray(pixels))
+        np.testing.assert_array_equal(ImageConverter("auto")(msg), BGR)
+    msg = make_msg("bgr8", BGR)
+    assert np.shares_memory(ImageConverter("auto")(msg), np.frombuffer(msg.data, np.uint8))  # builtin: a view
+
+
+@pytest.mark.skipif(not CV_BRIDGE_ERROR, reason="cv_bridge is importable here: covered by the parity tests")
+def test_without_cv_bridge_other_encodings_get_a_clear_error() -> None:
+    msg = make_msg("32FC1", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ImageConversionError, match="unknown encoding '32FC1'.*cv_bridge.*not available") as info:
+        ImageConverter("auto")(msg)
+    assert info.value.problem == "unknown_encoding"
+    with pytest.raises(ValueError, match="cv_bridge cannot be imported"):
+        ImageConverter("cv_bridge")
+
+
+def message_in(encoding: str, bgr: np.ndarray):
+    """The picture ``bgr`` as a message in any builtin encoding (16-bit data big-endian, rows padded)."""
+    if encoding.startswith("bayer_"):
+        raw = mosaic(bgr, encoding[6:10])
+        if encoding.endswith("16"):
+            raw = raw.astype(np.uint16) * 257 + 100
+        return make_msg(encoding, raw[:, :, None], pad=4, bigendian=True)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if encoding in ("mono16", "16UC1"):
+        return make_msg(encoding, (grey.astype(np.uint16) * 257 + 77)[:, :, None], pad=4, bigendian=True)
+    if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv"):
+        pixels = np.random.default_rng(1).integers(16, 235, size=(bgr.shape[0], bgr.shape[1], 2), dtype=np.uint8)
+        return make_msg(encoding, pixels, pad=4)
+    code = {"rgb8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGR2BGRA, "rgba8": cv2.COLOR_BGR2RGBA}.get(encoding)
+    pixels = cv2.cvtColor(bgr, code) if code is not None else (grey[:, :, None] if "mono" in encoding
+                                                               or encoding == "8UC1" else bgr)
+    return make_msg(encoding, pixels, pad=4)
+
+
+def test_every_builtin_encoding_has_a_test_message() -> None:
+    image = patch_image(8)
+    for encoding in SUPPORTED_ENCODINGS:
+        assert image_to_bgr(message_in(encoding, image)).shape == image.shape
+
+
+@pytest.mark.skipif(bool(CV_BRIDGE_ERROR), reason=f"cv_bridge is not importable here ({CV_BRIDGE_ERROR}); "
+                    "the parity check runs on ROS installs with ros-<distro>-cv-bridge")
+@pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
+def test_builtin_and_cv_bridge_agree_on_every_encoding(encoding: str) -> None:
+    from cv_bridge import CvBridge
+
+    msg = message_in(encoding, patch_image(8))
+    ours = ImageConverter("builtin")(msg)
+    theirs = CvBridge().imgmsg_to_cv2(msg, desired_encoding="bgr8")
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.uint8
+    tolerance = 1 if "16" in encoding else 0  # 16 -> 8 bit: both x * 255 / 65535, rounding may differ by 1
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= tolerance, encoding
+
+
+@pytest.mark.skipif(bool(CV_BRIDGE_ERROR), reason=f"cv_bridge is not importable here ({CV_BRIDGE_ERROR})")
+@pytest.mark.parametrize("encoding,dtype,channels", [("32FC1", np.float32, 1), ("8UC4", np.uint8, 4),
+                                                     ("64FC1", np.float64, 1)])
+def test_auto_hands_other_encodings_to_cv_bridge(encoding: str, dtype, channels: int) -> None:
+    from cv_bridge import CvBridge
+
+    values = np.linspace(0, 1 if np.dtype(dtype).kind == "f" else 100, 48).astype(dtype).reshape(4, 4, 3)
+    values = values[:, :, :channels] if channels <= 3 else np.concatenate([values, values[:, :, :1]], axis=2)
+    msg = CvBridge().cv2_to_imgmsg(np.ascontiguousarray(values), encoding=encoding)
+    out = ImageConverter("auto")(msg)
+    assert out.shape == (4, 4, 3) and out.dtype == np.uint8

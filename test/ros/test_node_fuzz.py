@@ -29,7 +29,7 @@ def bad_image(rng: np.random.Generator, kind: str):
     msg = Image(width=w, height=h, encoding="bgr8", step=3 * w)
     size = 3 * w * h
     if kind == "unknown_encoding":
-        msg.encoding = str(rng.choice(["bayer_rggb8", "32FC1", "", "BGR8", "rgb16", "\u00e9\u00e9"]))
+        msg.encoding = str(rng.choice(["bayer_weird8", "32FC1", "", "BGR8", "rgb16", "\u00e9\u00e9"]))
     elif kind == "step_too_small":
         msg.step = int(rng.integers(0, 3 * w))
         size = msg.step * h
