@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -74,8 +76,26 @@ def build_pipeline(values: dict[str, Any]) -> Pipeline:
     return pipeline
 
 
+@dataclass(frozen=True)
+class FrameTimings:
+    """Milliseconds one processed frame spent in each step of the worker (for ``timing_hook``)."""
+
+    convert: float  # sensor_msgs image -> BGR array
+    pipeline: float  # Pipeline.process: detection and classification
+    tracking: float  # Tracker.update
+    build_msg: float  # FaceEmotionArray (and Detection2DArray)
+    publish: float  # their publish calls
+    step: float  # the whole worker step, debug image included
+
+
 class PerceptionNode(Node):
-    """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
+    """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``.
+
+    ``timing_hook``: when set (e.g. by the end-to-end benchmark), called from the worker thread with the
+    ``FrameTimings`` of every processed frame.
+    """
+
+    timing_hook: Callable[[FrameTimings], None] | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
@@ -200,6 +220,7 @@ class PerceptionNode(Node):
     def _process(self, msg, received: float) -> None:
         self._apply_pending()
         values = self._values
+        t0 = time.perf_counter()
         try:
             if isinstance(msg, CompressedImage):
                 bgr = compressed_to_bgr(msg, values["max_image_pixels"])
@@ -209,19 +230,27 @@ class PerceptionNode(Node):
             self._health.frame_invalid()
             self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
-        start = time.monotonic()
+        t1 = time.perf_counter()
         result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
-        processing = time.monotonic() - start
+        t2 = time.perf_counter()
         faces = self._tracker.update(result.faces)
+        t3 = time.perf_counter()
         labels = tuple(result.emotion_labels)
-        self._emotion_pub.publish(messages.face_emotion_array(msg.header, faces, labels))
+        outgoing = [(self._emotion_pub, messages.face_emotion_array(msg.header, faces, labels))]
         if self._detections_pub is not None and values["publish_detections"]:
-            self._detections_pub.publish(messages.detection2d_array(msg.header, faces, labels))
+            outgoing.append((self._detections_pub, messages.detection2d_array(msg.header, faces, labels)))
+        t4 = time.perf_counter()
+        for publisher, out in outgoing:
+            publisher.publish(out)
+        t5 = time.perf_counter()
         if values["publish_debug_image"] and self._debug_pub.get_subscription_count() > 0:
             debug = fill_image_msg(Image(header=msg.header), draw_faces(bgr, faces))
             self._debug_pub.publish(debug)
             self.debug_images_published += 1
-        self._health.frame_processed(time.monotonic() - received, processing)
+        self._health.frame_processed(time.monotonic() - received, t2 - t1)
+        if self.timing_hook is not None:
+            self.timing_hook(FrameTimings(*((b - a) * 1e3 for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4),
+                                                                        (t4, t5), (t0, time.perf_counter())))))
 
     def stop(self) -> None:
         """Stop the worker (called before the node is destroyed)."""
