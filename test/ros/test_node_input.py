@@ -12,12 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, RosProbe, same_stamp, unique_namespace
-
-from fer_ros.msg import FaceEmotionArray
+from ros_harness import STARTUP_S, NodeProcess, RosProbe, perception_session, same_stamp, unique_namespace
 
 DOMAIN_ID = 87
-STARTUP_S = 90.0
 FRAMES = 100  # 10 s at 10 Hz
 PUBLISHER = str(Path(__file__).with_name("camera_publisher.py"))
 
@@ -30,19 +27,10 @@ def environment_of(pid: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def auto_node(tmp_path_factory):
     """The node with its defaults (reliability auto), started with our DDS profile as the launch file does."""
-    namespace = unique_namespace()
     log_dir = tmp_path_factory.mktemp("input")
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace, log_dir / "perception_node.log")
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=500)
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0, STARTUP_S,
-                         "the node's topics", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "namespace": namespace, "log_dir": log_dir}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, log_dir, emotion_depth=500) as s:
+        s["log_dir"] = log_dir
+        yield s
 
 
 @pytest.mark.parametrize("width,height,run", [(640, 480, 1), (1280, 720, 2)])

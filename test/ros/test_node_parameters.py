@@ -6,10 +6,18 @@ This node also runs with a reliable image subscription (``reliability:=reliable`
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from ros_harness import REPO, NodeProcess, RosProbe, same_stamp, unique_namespace
+from ros_harness import (
+    REPO,
+    NodeProcess,
+    get_params,
+    parameter_client,
+    perception_session,
+    same_stamp,
+    set_params,
+    unique_namespace,
+    wait_matched,
+)
 
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
@@ -19,28 +27,16 @@ DOMAIN_ID = 83
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from rclpy.parameter_client import AsyncParameterClient
     from sensor_msgs.msg import Image
 
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log",
-                       extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
-                       params={"reliability": "reliable", "qos_depth": 2})
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
-        publisher = probe.publisher(Image, reliable=True)
-        client = AsyncParameterClient(probe.node, f"{namespace}/perception_node")
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and publisher.get_subscription_count() > 0 and client.services_are_ready(),
-                         90.0, "the node's topics and parameter services", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "publisher": publisher, "client": client,
-               "stream": SyntheticFaceStream(), "index": [0]}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
+                            extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
+                            params={"reliability": "reliable", "qos_depth": 2}) as s:
+        s["publisher"] = s["probe"].publisher(Image, reliable=True)
+        s["client"] = parameter_client(s)
+        wait_matched(s, s["publisher"])
+        s.update(stream=SyntheticFaceStream(), index=[0])
+        yield s
 
 
 def next_frame(s) -> FaceEmotionArray:
@@ -51,33 +47,6 @@ def next_frame(s) -> FaceEmotionArray:
     reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), 30.0)
     assert reply is not None, f"frame not answered:\n{s['node'].log_tail()}"
     return reply
-
-
-def wait(future, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not future.done():
-        assert time.monotonic() < deadline, "parameter service did not answer"
-        time.sleep(0.02)
-    return future.result()
-
-
-def set_params(s, atomically: bool = False, **values):
-    from rclpy.parameter import Parameter
-
-    params = [Parameter(name, value=value) for name, value in values.items()]
-    if atomically:
-        return [wait(s["client"].set_parameters_atomically(params)).result]
-    return wait(s["client"].set_parameters(params)).results
-
-
-def get_params(s, *names):
-    return [p for p in (wait(s["client"].get_parameters(list(names))).values)]
-
-
-def value_of(p):
-    from rclpy.parameter import parameter_value_to_python
-
-    return parameter_value_to_python(p)
 
 
 def test_reliable_subscription_answers_frames(setup):
@@ -104,7 +73,7 @@ def test_valid_changes_take_effect_on_the_next_frame(setup):
     assert all(r.successful for r in results), [r.reason for r in results]
     face = next_frame(s).faces[0]
     assert face.emotion == "happy"
-    assert [value_of(p) for p in get_params(s, "min_face_size", "detection_scale", "smoothing")] == [48, 1.0, "off"]
+    assert get_params(s, "min_face_size", "detection_scale", "smoothing") == [48, 1.0, "off"]
 
 
 def test_detect_every_follows_the_moving_face(setup):
@@ -141,11 +110,11 @@ def test_invalid_changes_are_rejected_with_a_reason_and_change_nothing(setup, va
     s = setup
     names = ["detector", "detector_model", "detection_scale", "smoothing", "smoothing_alpha", "max_faces",
              "emotion_model", "reliability", "image_topic", "min_face_size"]
-    before = [value_of(p) for p in get_params(s, *names)]
+    before = get_params(s, *names)
     (result,) = set_params(s, atomically=True, **values)
     assert not result.successful
     assert words in result.reason, result.reason
-    assert [value_of(p) for p in get_params(s, *names)] == before
+    assert get_params(s, *names) == before
     faces = next_frame(s).faces  # still working, with the old settings
     assert len(faces) == 1 and faces[0].emotion == "happy"
     assert s["node"].alive()
