@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from image_messages import message_in, patch_image, patch_interiors
 from ros_harness import answer, node_health, perception_session, same_stamp, stamp_key, wait_matched
 
 from fer_ros.core.boxes import box_iou as iou
@@ -136,6 +137,35 @@ def test_debug_image_only_while_subscribed(setup):
     time.sleep(1.0)  # the node's DDS participant learns that the reader left
     answered_frames(3, 20)
     assert published_after_processing() == with_subscriber, "debug images drawn after the subscriber left"
+
+
+COLOUR_ENCODINGS = {"bgr8": 0, "rgb8": 0, "bgra8": 0, "rgba8": 0, "bayer_rggb8": 1, "bayer_grbg8": 1,
+                    "bayer_bggr16": 1, "bayer_gbrg16": 1, "yuv422": 3, "yuv422_yuy2": 3}  # encoding: tolerance
+
+
+def test_colour_channel_order_survives_every_encoding(setup):
+    """Asymmetric colour patches in each encoding come back on the debug image (no face: nothing drawn) in
+    the right channel order: the node's own conversion, over DDS."""
+    from sensor_msgs.msg import Image
+
+    s, probe = setup, setup["probe"]
+    inbox, sub = probe.subscribe(Image, "faces/debug_image", reliable=True, depth=5)
+    probe.wait_until(lambda: sub.get_publisher_count() > 0, 20.0, "debug image publisher", s["node"])
+    time.sleep(0.5)  # let the node's side see the subscription too
+    size = 80
+    picture = patch_image(size, grid=(6, 8))  # 640x480
+    for encoding, tolerance in COLOUR_ENCODINGS.items():
+        msg = message_in(encoding, picture)
+        msg.header.stamp, msg.header.frame_id = probe.next_stamp(), f"colour_{encoding}"
+        reply = send_and_wait(s, msg, reliable=True)
+        assert list(reply.faces) == []
+        debug = inbox.wait_for(lambda m, msg=msg: same_stamp(m.header.stamp, msg.header.stamp), REPLY_S)
+        assert debug is not None, f"no debug image for {encoding}"
+        out = image_to_bgr(debug)
+        for i, (want, got) in enumerate(zip(patch_interiors(picture, size), patch_interiors(out, size), strict=True)):
+            error = np.abs(got.astype(int) - want.astype(int)).max()
+            assert error <= tolerance, f"{encoding} patch {i}: expected BGR {want[0]}, got {got[0]}"
+    probe.node.destroy_subscription(sub)
 
 
 def test_detection2d_array_mirrors_the_faces(setup):

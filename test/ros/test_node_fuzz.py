@@ -8,14 +8,14 @@ from __future__ import annotations
 import array
 import time
 
-import cv2
 import numpy as np
 import pytest
+from image_messages import message_in
 from ros_harness import RosProbe, answer, node_health, perception_session, wait_matched
 
 from fer_ros.bench.decode_guard import png_bomb
 from fer_ros.core.boxes import box_iou as iou
-from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
+from fer_ros.ros.image_convert import encode_compressed
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82
@@ -84,42 +84,20 @@ PNG_BOMB = png_bomb(5000, 5000)
 
 
 def good_frame(probe: RosProbe, bgr: np.ndarray, encoding: str):
-    """The same picture in any supported encoding (raw Image or CompressedImage)."""
-    from sensor_msgs.msg import CompressedImage, Image
+    """The same picture in any supported encoding (raw Image, rows padded, 16 bit big-endian; or JPEG/PNG)."""
+    from sensor_msgs.msg import CompressedImage
 
     if encoding in ("jpeg", "png"):
         msg = encode_compressed(CompressedImage(), bgr, encoding)
-    elif encoding in ("bgr8", "rgb8", "mono8"):
-        pixels = {"bgr8": bgr, "rgb8": bgr[:, :, ::-1], "mono8": cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)}[encoding]
-        msg = fill_image_msg(Image(), pixels, encoding)
     else:
-        h, w = bgr.shape[:2]
-        if encoding in ("bgra8", "rgba8"):
-            code = cv2.COLOR_BGR2BGRA if encoding == "bgra8" else cv2.COLOR_BGR2RGBA
-            data, step, bigendian = cv2.cvtColor(bgr, code).tobytes(), 4 * w, 0
-        elif encoding == "mono16":  # big-endian 16-bit grey with 8 bytes of row padding
-            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(">u2") * 257
-            rows = np.concatenate([grey.view(np.uint8).reshape(h, -1), np.zeros((h, 8), np.uint8)], axis=1)
-            data, step, bigendian = rows.tobytes(), 2 * w + 8, 1
-        else:  # yuv422 (UYVY) and yuyv
-            yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
-            y, u, v = yuv[:, :, 0], yuv[:, 0::2, 1], yuv[:, 0::2, 2]
-            packed = np.empty((h, w, 2), np.uint8)
-            chroma = np.empty((h, w), np.uint8)
-            chroma[:, 0::2], chroma[:, 1::2] = u, v
-            if encoding == "yuv422":
-                packed[:, :, 0], packed[:, :, 1] = chroma, y
-            else:
-                packed[:, :, 0], packed[:, :, 1] = y, chroma
-            data, step, bigendian = packed.tobytes(), 2 * w, 0
-        msg = Image(width=w, height=h, encoding=encoding, step=step, is_bigendian=bigendian)
-        msg.data = array.array("B", data)
+        msg = message_in(encoding, bgr)
     msg.header.stamp = probe.next_stamp()
     msg.header.frame_id = f"fuzz_{encoding}"
     return msg
 
 
-RAW_ENCODINGS = ("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv")
+RAW_ENCODINGS = ("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv", "bayer_rggb8",
+                 "bayer_gbrg16")
 TRANSPORTS = {  # transport: (bad messages, kinds of bad message, good encodings, warnings that must show)
     "raw": (1000, IMAGE_KINDS, RAW_ENCODINGS,
             ("unknown encoding", "step", "truncated data", "does not match", "zero-size",
