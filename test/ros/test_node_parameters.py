@@ -6,6 +6,8 @@ This node also runs with a reliable image subscription (``reliability:=reliable`
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from ros_harness import (
     REPO,
@@ -129,3 +131,21 @@ def test_bad_start_value_stops_the_node_with_a_reason(tmp_path):
         code = node.stop()
     assert code == 1
     assert "cannot start" in node.log() and "sphinx" in node.log()
+
+
+def test_publish_debug_image_can_be_switched_off_and_on(setup):
+    from sensor_msgs.msg import Image
+
+    s = setup
+    debug, sub = s["probe"].subscribe(Image, "faces/debug_image", reliable=True, depth=5)
+    s["probe"].wait_until(lambda: sub.get_publisher_count() > 0, 20.0, "debug image publisher", s["node"])
+    time.sleep(0.5)  # the node sees the subscriber too
+    assert set_params(s, publish_debug_image=False)[0].successful
+    off = [next_frame(s) for _ in range(3)]
+    time.sleep(1.0)
+    assert not any(same_stamp(m.header.stamp, r.header.stamp) for m in debug.messages() for r in off), \
+        "debug images published with publish_debug_image: false"
+    assert set_params(s, publish_debug_image=True)[0].successful
+    reply = next_frame(s)
+    assert debug.wait_for(lambda m: same_stamp(m.header.stamp, reply.header.stamp), 10.0) is not None
+    s["probe"].node.destroy_subscription(sub)
