@@ -43,3 +43,23 @@ def require_ros_messages() -> None:
     except ImportError as exc:  # a pip-only install has no colcon build
         pytest.skip(f"needs rclpy and the colcon-built fer_ros messages (run `make build`): {exc}",
                     allow_module_level=True)
+
+
+def write_face_sequences(root: Path, subjects: tuple[str, ...] = ("S001", "S002"), frames: int = 4) -> Path:
+    """A tiny ``<class>/<sequence>/<frames>`` folder: the astronaut drifting, per subject one "happy"
+    sequence (expression unchanged) and one "surprise" sequence (mouth opening, brows rising)."""
+    import cv2
+
+    from fer_ros.ros.synthetic_stream import SyntheticFaceStream, astronaut_with_expression
+
+    stream = SyntheticFaceStream(320, 300, step_px=3.0)
+    for s, subject in enumerate(subjects):
+        for c, label in enumerate(("happy", "surprise")):
+            name = f"{subject}_{c}0{s + 1}"
+            folder = root / label / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(frames):
+                amount = i / (frames - 1) if label == "surprise" else 0.0
+                frame = stream.frame(10 * s + i, astronaut_with_expression(amount))
+                cv2.imwrite(str(folder / f"{name}_{i + 1:08d}.png"), frame)
+    return root

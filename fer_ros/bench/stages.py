@@ -61,7 +61,9 @@ def _measure(job: StageJob) -> dict:
         from fer_ros.core.pipeline import Pipeline
         from fer_ros.core.tracking import Tracker
 
-        pipeline = Pipeline(PipelineConfig(**{**job.pipeline, "num_threads": job.threads}))
+        # the frames are independent: every one gets a full detection (detect_every is measured on a stream,
+        # fer_ros.bench.keyframe), whatever the default
+        pipeline = Pipeline(PipelineConfig(**{"detect_every": 1, **job.pipeline, "num_threads": job.threads}))
         apply_detector_attrs(pipeline, job.detector_attrs)
         tracker, runner = Tracker(), None
     out: dict = {"name": job.name, "job": asdict(job), "cpus": sorted(cpus), "by_faces": {}}

@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--yunet-model", default=str(DEFAULT_YUNET) if DEFAULT_YUNET.is_file() else "",
                    help="YuNet .onnx for the yunet rows (default: ../shared/models/face_detection_yunet.onnx)")
     p.add_argument("--threads", default="1,2", help="intra-op thread counts to measure per stage")
-    p.add_argument("--detectors", default="haar,mtcnn,yunet", help="detectors for the per-stage rows")
+    p.add_argument("--detectors", default="haar,mtcnn,blazeface,blazeface-full,yunet",
+                   help="detectors for the per-stage rows")
     p.add_argument("--skip-fer", action="store_true", help="do not run the fer package baseline")
     p.add_argument("--setup-fer", action="store_true", help="create the fer baseline venv when missing (slow)")
     p.add_argument("--fer-venv", type=Path, default=None, help="fer baseline venv (default $FER_BASELINE_VENV or "
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         configs = [(haar, 2, True, haar_attrs)]
     else:
         # (config, k, gender once per track, detector settings)
-        configs = [({}, 1, False, {}), ({}, 5, False, {}), (haar, 5, True, haar_attrs), (mtcnn, 1, False, {}),
+        configs = [({}, 1, False, {}), ({}, 5, False, {}), ({}, 5, True, {}), (haar, 5, True, haar_attrs),
+                   (mtcnn, 1, False, {}),
                    (mtcnn, 5, False, {}), (mtcnn, 5, True, mtcnn_attrs), (mtcnn, 10, True, mtcnn_attrs)]
         if args.yunet_model and "yunet" in args.detectors:
             yunet = {"detector": "yunet", "detector_model": args.yunet_model}

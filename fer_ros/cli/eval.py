@@ -1,10 +1,15 @@
 """fer-ros-eval: accuracy of the emotion or gender stage on a labelled image folder.
 
     fer-ros-eval DATASET --task emotion|gender --mode crops|photos --json OUT.json [--png OUT.png]
+    fer-ros-eval SEQUENCES --task emotion --mode sequences [--temporal-model mgln-ckplus] --json OUT.json
 
 DATASET is ``<class>/<image>`` (emotion classes angry, disgust, fear, happy, sad, surprise, neutral;
 gender classes female, male; other folders are ignored). ``crops`` feeds every image as a face crop;
 ``photos`` runs the detector first and classifies the largest face (no face found = wrong).
+``sequences`` reads ``<class>/<sequence>/<frames in order>`` (e.g. CK+, neutral to peak; default detector
+``mtcnn``, whose landmarks the temporal model needs): without ``--temporal-model`` the single-frame model
+classifies the largest face of the last frame; with it, the temporal model scores the sequence's frames as
+one track (``--temporal-window`` frames, default the whole sequence). ``n`` then counts sequences.
 
 JSON keys: ``n`` (images), ``accuracy``, ``macro_recall``, ``per_class`` ({label: {n, recall,
 precision}}), ``confusion`` (rows = true label, columns = predicted, in ``labels`` order; photos
@@ -24,7 +29,7 @@ import cv2
 import numpy as np
 
 from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
-from fer_ros.core.config import PipelineConfig
+from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import crop_chip, get_policy
 from fer_ros.core.image_input import image_files
@@ -160,16 +165,76 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
     return result
 
 
+def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "", detector: str = "mtcnn",
+                       detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20,
+                       crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True) -> dict:
+    """Accuracy on ``<class>/<sequence>/<frames>`` (``n`` = sequences).
+
+    Without ``temporal_model`` the single-frame model classifies the last frame; with it the temporal model
+    scores the sequence's frames (the largest face of every frame is one track; ``window`` 0 = the whole
+    sequence). A sequence left unanswered (no face on its last frame, fewer faces than the window) counts as
+    wrong and not in ``faces_found``.
+    """
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from fer_ros.core.pipeline import Pipeline
+    from fer_ros.core.sequence_folder import list_sequences
+    from fer_ros.core.temporal import TemporalModel, TemporalTracker
+
+    default = PipelineConfig()
+    pipe = Pipeline(PipelineConfig(detector=detector, detector_model=detector_model, detection_scale=detection_scale,
+                                   min_face_size=min_face_size, max_faces=100, emotion_model=model or
+                                   default.emotion_model, gender_model="", emotion_crop=crop,
+                                   num_threads=num_threads))
+    temporal = TemporalModel.from_model(temporal_model, num_threads) if temporal_model else None
+    labels = tuple(temporal.labels if temporal else pipe.emotion_labels)
+    sequences = list_sequences(dataset, labels)
+    true = np.array([s.label for s in sequences])
+    pred = np.full(len(sequences), -1)
+    for k, seq in enumerate(tqdm(sequences, desc="sequences", unit="seq", disable=not progress, file=sys.stderr)):
+        frames = seq.frames if temporal else seq.frames[-1:]
+        tracker = TemporalTracker(temporal, window or len(frames)) if temporal else None
+        answer = None
+        for path in frames:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SystemExit(f"error: cannot read image {path}")
+            pipe.reset()
+            face = largest_face(pipe.process(image).faces)
+            if face is None:
+                answer = None
+                continue
+            if tracker is None:
+                answer = int(np.argmax(face.emotion_scores))
+            else:
+                face = tracker.update(image, [replace(face, track_id=seq.name)])[0]
+                answer = int(np.argmax(face.temporal_scores)) if face.temporal_frames else None
+        pred[k] = -1 if answer is None else answer
+    result = metrics(true, pred, labels)
+    result.update(task="emotion", mode="sequences", model=temporal_model or pipe.emotion.spec.name,
+                  dataset=str(dataset), detector=detector, detection_scale=detection_scale,
+                  crop=pipe.emotion_policy.name if not temporal else "part crops from landmarks", canvas="",
+                  upscale=1.0)
+    return result
+
+
+def largest_face(faces):
+    return max(faces, key=lambda f: f.detection.box[2] * f.detection.box[3]) if faces else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fer-ros-eval", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--task", choices=("emotion", "gender"), required=True)
-    parser.add_argument("--mode", choices=("crops", "photos"), default="crops")
+    parser.add_argument("--mode", choices=("crops", "photos", "sequences"), default="crops")
     parser.add_argument("--json", type=Path, required=True, help="write the metrics here")
     parser.add_argument("--png", type=Path, default=None, help="confusion matrix (default: JSON path .png)")
     parser.add_argument("--model", default="", help="registry name or .onnx path (default: the task's default)")
-    parser.add_argument("--detector", default="haar", choices=("haar", "mtcnn", "yunet"))
+    parser.add_argument("--detector", default="", choices=("", *DETECTORS),
+                        help="default: haar (photos), mtcnn (sequences)")
     parser.add_argument("--detector-model", default="", help="YuNet .onnx path")
     parser.add_argument("--detection-scale", type=float, default=1.0)
     parser.add_argument("--min-face-size", type=int, default=20)
@@ -179,16 +244,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upscale", type=float, default=1.0, help="photos mode: resize each image by this "
                         "factor (bicubic) before detection, e.g. 4 for 48x48 FER-2013 images")
     parser.add_argument("--limit", type=int, default=0, help="at most this many images per class")
+    parser.add_argument("--temporal-model", default="", help="sequences mode: temporal model (registry name, "
+                        "e.g. mgln-ckplus, or .onnx path) over each sequence instead of the single-frame model "
+                        "on its last frame")
+    parser.add_argument("--temporal-window", type=int, default=0, help="sequences mode: frames per window "
+                        "(default 0: the whole sequence)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.dataset.is_dir():
         parser.error(f"dataset folder {args.dataset} does not exist")
     canvas = tuple(int(v) for v in args.canvas.lower().split("x")) if args.canvas else None
+    args.detector = args.detector or ("mtcnn" if args.mode == "sequences" else "haar")
+    if args.temporal_model and args.mode != "sequences":
+        parser.error("--temporal-model needs --mode sequences")
+    if args.mode == "sequences" and args.task != "emotion":
+        parser.error("--mode sequences evaluates emotions (--task emotion)")
     try:
-        result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
-                          args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale, args.limit,
-                          args.threads, progress=not args.quiet)
+        if args.mode == "sequences":
+            result = evaluate_sequences(args.dataset, args.model, args.temporal_model, args.detector,
+                                        args.detector_model, args.detection_scale, args.min_face_size, args.crop,
+                                        args.temporal_window, args.threads, progress=not args.quiet)
+        else:
+            result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
+                              args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale,
+                              args.limit, args.threads, progress=not args.quiet)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """fer-ros-infer: run the perception pipeline on an image, a folder, a video file or a webcam.
 
-    fer-ros-infer INPUT [--out DIR] [--jsonl FILE] [--detector haar|mtcnn|yunet] ...
+    fer-ros-infer INPUT [--out DIR] [--jsonl FILE] [--detector haar|mtcnn|blazeface|blazeface-full|yunet] ...
 
 INPUT is an image file, a folder of images, a video file or a webcam index (``0``).
 Writes annotated images (``DIR/<name>``) or an annotated video (``DIR/<name>.mp4``; webcam:
@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.core.config import PipelineConfig
+from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.image_input import image_files, is_image_file
 from fer_ros.core.pipeline import Pipeline
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", action="store_true", help="videos: no tracking/smoothing")
     p.add_argument("--max-frames", type=int, default=0, help="videos/webcam: stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--detector", default=defaults.detector, choices=("haar", "mtcnn", "yunet"))
+    p.add_argument("--detector", default=defaults.detector, choices=DETECTORS)
     p.add_argument("--detector-model", default=defaults.detector_model, help="YuNet .onnx path")
     p.add_argument("--detection-scale", type=float, default=defaults.detection_scale)
     p.add_argument("--min-face-size", type=int, default=defaults.min_face_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", help="override run_dir from the config")
     parser.add_argument("--epochs", type=int, help="override epochs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    parser.add_argument("--loso", action="store_true", help="mode mgln: leave-one-subject-out, one run per subject "
+                        "under <run_dir>/fold_<subject>, compared with the single-frame default (<run_dir>/loso.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     try:
@@ -33,8 +36,21 @@ def main(argv: list[str] | None = None) -> int:
         config.epochs = args.epochs
     if args.no_progress:
         config.progress = False
+    config.run_dir = str(Path(config.run_dir).expanduser())
+    if args.loso:
+        if config.mode != "mgln":
+            print("fer-ros-train: --loso needs mode 'mgln'", file=sys.stderr)
+            return 2
+        from fer_ros.training.loso import run_loso
+
+        result = run_loso(config)
+        for name, m in result["methods"].items():
+            print(f"{name}: {m['present_classes']['accuracy']:.4f} ({m['all_labels']['accuracy']:.4f} over all labels)")
+        return 0
     metrics = train(config, resume=args.resume)
-    print(f"best val accuracy {metrics['best_val_acc']:.4f} at epoch {metrics['best_epoch']} ({config.run_dir})")
+    best = metrics["best_val_acc"]
+    print(f"best val accuracy {best if best is None else round(best, 4)} at epoch {metrics['best_epoch']} "
+          f"({config.run_dir})")
     return 0
 
 

@@ -131,7 +131,11 @@ def chip_transform(detection: Detection, policy: CropPolicy, size: tuple[int, in
 
 def crop_chip(image: np.ndarray, detection: Detection, policy: CropPolicy, size: tuple[int, int]) -> np.ndarray:
     """The chip of one face, ``size`` = (width, height), same channels as ``image``."""
-    m = chip_transform(detection, policy, size, image.shape)
+    return warp_chip(image, chip_transform(detection, policy, size, image.shape), size)
+
+
+def warp_chip(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The chip ``size`` = (width, height) that the 2x3 frame-to-chip matrix ``m`` cuts out of ``image``."""
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     factor = int(np.ceil(0.5 / scale)) if scale < 0.5 else 1
     if factor == 1:

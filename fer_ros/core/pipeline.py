@@ -6,8 +6,8 @@
 Stage timings (ms) in ``result.timings_ms``: detect, align, gender, emotion, total.
 Tracking/smoothing is not done here (see ``fer_ros.core.tracking``). With ``detect_every`` N > 1,
 ``process`` treats its frames as one stream: the full detector runs on every N-th frame (and whenever no
-face is known), the frames in between only re-find the previous faces (``fer_ros.core.redetect``);
-``reset()`` starts a new stream.
+face is known), the frames in between only re-find the previous faces (``fer_ros.core.redetect``); a frame
+where one of them is not found again gets a full detection at once. ``reset()`` starts a new stream.
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ class Pipeline:
                 and bgr.shape == self._previous_shape):
             detections, full = self.detector.redetect(bgr, self._previous), False
             self._since_full += 1
+            if len(detections) < len(self._previous):  # a face was lost (moved far, occluded, left): search now
+                detections, full = self.detector.detect(bgr), True
+                self._since_full = 0
         else:
             detections, full = self.detector.detect(bgr), True
             self._since_full = 0

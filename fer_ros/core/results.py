@@ -32,6 +32,11 @@ class Face:
     gender_confidence: float
     track_id: str = ""  # stable id while tracked; "" when no tracker ran
     emotion_labels: tuple[str, ...] = EMOTION_LABELS  # the emotion model's labels, in emotion_scores order
+    # temporal model over the track's recent frames (fer_ros.core.temporal); empty / 0 until its window is full
+    temporal_emotion: str = ""
+    temporal_confidence: float = 0.0
+    temporal_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    temporal_frames: int = 0  # frames the temporal scores cover
 
 
 @dataclass
@@ -60,6 +65,10 @@ def face_to_dict(face: Face, emotion_labels: tuple[str, ...] = EMOTION_LABELS) -
                            for k, v in zip(emotion_labels, face.emotion_scores, strict=True)},
         "gender": face.gender,
         "gender_confidence": round(float(face.gender_confidence), 4),
+        "temporal_emotion": face.temporal_emotion,
+        "temporal_confidence": round(float(face.temporal_confidence), 4),
+        "temporal_scores": {k: round(float(v), 4) for k, v in zip(emotion_labels, face.temporal_scores)},
+        "temporal_frames": int(face.temporal_frames),
     }
 
 

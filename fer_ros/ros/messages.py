@@ -35,6 +35,10 @@ def face_emotion(face: Face) -> FaceEmotion:
     if face.detection.landmarks is not None:
         msg.landmarks = float32_array(face.detection.landmarks)
     msg.emotion_scores = float32_array(face.emotion_scores)
+    if face.temporal_frames:
+        msg.temporal_emotion, msg.temporal_confidence = face.temporal_emotion, float(face.temporal_confidence)
+        msg.temporal_scores = float32_array(face.temporal_scores)
+        msg.temporal_frames = int(face.temporal_frames)
     return msg
 
 

@@ -16,6 +16,7 @@ from rclpy.node import Node
 
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
+from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
 from fer_ros.ros.image_convert import IMAGE_CONVERTERS
 from fer_ros.ros.image_input import RELIABILITIES, TRANSPORTS
@@ -31,7 +32,7 @@ class ParamSpec:
     name: str
     default: bool | int | float | str
     description: str
-    group: str  # "pipeline" (PipelineConfig field), "tracker" (TrackerConfig field) or "node"
+    group: str  # "pipeline" (PipelineConfig field), "tracker" (TrackerConfig field), "temporal" or "node"
     field: str = ""  # dataclass field for the pipeline/tracker groups; defaults to name
     low: float | None = None  # inclusive range for numbers
     high: float | None = None
@@ -69,13 +70,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "auto = builtin for the encodings it covers and cv_bridge (where installed) for the others", "node",
               choices=IMAGE_CONVERTERS, read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
-    _pipe("detector", "face detector (yunet needs detector_model)", choices=DETECTORS),
+    _pipe("detector", "face detector: blazeface = MediaPipe BlazeFace short range, blazeface-full = its full-range "
+          "model (yunet needs detector_model)", choices=DETECTORS),
     _pipe("detector_model", "path of a YuNet .onnx file, needed by detector yunet (e.g. OpenCV Zoo "
           "face_detection_yunet_2023mar.onnx)"),
     _pipe("detection_scale", "detect on the frame resized by this factor (1.0 = full resolution); boxes are "
           "mapped back", low=0.05, high=1.0),
     _pipe("min_face_size", "smallest face to report, in full-resolution pixels", low=1, high=4096, step=1),
-    _pipe("detection_threshold", "minimum detector confidence (mtcnn, yunet; haar has no score)",
+    _pipe("detection_threshold", "minimum detector confidence (mtcnn, blazeface, yunet; haar has no score)",
           low=0.0, high=1.0),
     _pipe("max_faces", "at most this many faces per frame (highest score, then largest)",
           low=1, high=256, step=1),
@@ -104,6 +106,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _track("smoothing_alpha", "ema_alpha", "weight of the newest frame for ema smoothing (1.0 = none)",
            low=0.01, high=1.0),
     _track("smoothing_window", "window", "frames averaged for window smoothing", low=1, high=1000, step=1),
+    # --- temporal expression per track ---
+    ParamSpec("temporal_model", "", "temporal model over each track's recent frames (registry name, e.g. "
+              "mgln-ckplus, or .onnx path); fills the temporal_* fields of FaceEmotion. Empty = off", "temporal"),
+    ParamSpec("temporal_window", DEFAULT_TEMPORAL_WINDOW, "frames per track the temporal model looks at; its "
+              "fields stay empty until a track has this many", "temporal", low=3, high=1000, step=1),
     # --- outputs and health ---
     ParamSpec("publish_detections", True, "publish vision_msgs/Detection2DArray on faces/detections (when "
               "vision_msgs is installed)", "node"),
@@ -185,6 +192,7 @@ _YAML_SECTIONS = {
     "image_topic": "input and QoS",
     "detector": "detector and models (a change rebuilds the pipeline before the next frame)",
     "tracking": "tracking and smoothing",
+    "temporal_model": "temporal expression per track (needs tracking; landmarks from mtcnn/yunet work best)",
     "publish_detections": "outputs and health",
 }
 _YAML_HEAD = """\

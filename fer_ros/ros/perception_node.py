@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -25,7 +24,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
+from fer_ros.core.temporal import temporal_tracker
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
@@ -82,7 +83,7 @@ class FrameTimings:
 
     convert: float  # sensor_msgs image -> BGR array
     pipeline: float  # Pipeline.process: detection and classification
-    tracking: float  # Tracker.update
+    tracking: float  # Tracker.update (and the temporal model, when enabled)
     build_msg: float  # FaceEmotionArray (and Detection2DArray)
     publish: float  # their publish calls
     step: float  # the whole worker step, debug image included
@@ -102,6 +103,8 @@ class PerceptionNode(Node):
         self._values = parameters.declare_all(self)
         self._pipeline = build_pipeline(self._values)
         self._tracker = Tracker(parameters.tracker_config(self._values))
+        self._temporal = self._temporal_tracker(self._values)
+        self._pending_temporal: tuple | None = None  # (tracker or None,) while a change waits for the worker
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
         self._pending_tracker = None
@@ -110,7 +113,7 @@ class PerceptionNode(Node):
         self._log = ThrottledLog(self.get_logger())
         # OpenCV's own decoder warnings (libpng/libjpeg) would print once per corrupt frame, unthrottled;
         # the node names each problem itself.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        quiet_opencv_logging()
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
@@ -158,10 +161,12 @@ class PerceptionNode(Node):
             new[p.name] = p.value
         changed = {name for name in new if new[name] != self._values[name]}
         groups = {parameters.BY_NAME[name].group for name in changed}
-        pipeline = tracker_config = None
+        pipeline = tracker_config = temporal = None
         try:
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
+            if "temporal" in groups:
+                temporal = (self._temporal_tracker(new),)
             if "pipeline" in groups:
                 pipeline = build_pipeline(new)
         except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
@@ -171,11 +176,17 @@ class PerceptionNode(Node):
                 self._pending_pipeline = pipeline
             if tracker_config is not None:
                 self._pending_tracker = tracker_config
+            if temporal is not None:
+                self._pending_temporal = temporal
             self._values = new
         if changed:
             listed = ", ".join(f"{n}={new[n]!r}" for n in sorted(changed))
             self.get_logger().info(f"parameters changed: {listed}")
         return SetParametersResult(successful=True)
+
+    @staticmethod
+    def _temporal_tracker(values: dict[str, Any]):
+        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
@@ -201,6 +212,8 @@ class PerceptionNode(Node):
                 self._pipeline, self._pending_pipeline = self._pending_pipeline, None
             if self._pending_tracker is not None:
                 self._tracker.config, self._pending_tracker = self._pending_tracker, None
+            if self._pending_temporal is not None:
+                (self._temporal,), self._pending_temporal = self._pending_temporal, None
 
     def _work(self) -> None:
         while self._running:
@@ -234,6 +247,8 @@ class PerceptionNode(Node):
         result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
         t2 = time.perf_counter()
         faces = self._tracker.update(result.faces)
+        if self._temporal is not None:
+            faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
         t3 = time.perf_counter()
         labels = tuple(result.emotion_labels)
         outgoing = [(self._emotion_pub, messages.face_emotion_array(msg.header, faces, labels))]

@@ -32,6 +32,30 @@ def astronaut_bgr() -> np.ndarray:
     return bgr
 
 
+# where MTCNN finds the mouth centre and the brows in the portrait crop (pixels of the crop)
+_MOUTH_IN_PORTRAIT = (162.0, 140.0)
+_BROWS_IN_PORTRAIT = (164.0, 86.0)
+
+
+def astronaut_with_expression(amount: float) -> np.ndarray:
+    """The portrait with a changed expression (surprise-like), for streams whose expression changes.
+
+    The mouth is opened and the brows raised by ``amount`` (0 = unchanged, 1 = strongest), a smooth local warp.
+    """
+    portrait = astronaut_bgr()
+    if amount == 0:
+        return portrait
+    h, w = portrait.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    mx, my = _MOUTH_IN_PORTRAIT
+    bx, by = _BROWS_IN_PORTRAIT
+    near_mouth = np.exp(-(((xs - mx) / 28.0) ** 2 + ((ys - my) / 22.0) ** 2))
+    near_brows = np.exp(-(((xs - bx) / 34.0) ** 2 + ((ys - by) / 12.0) ** 2))
+    stretch = 1.0 + 1.2 * amount * near_mouth  # sample closer to the mouth centre: the mouth grows taller
+    map_y = my + (ys - my) / stretch + 6.0 * amount * near_brows  # brows: sample from below, i.e. move up
+    return cv2.remap(portrait, xs, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 class SyntheticFaceStream:
     """Frames of ``width`` x ``height`` with the astronaut drifting on an ellipse and slowly zooming.
 
@@ -82,13 +106,19 @@ class SyntheticFaceStream:
         """Where the first face is in frame ``index`` (x, y, w, h), for checks."""
         return self.face_boxes(index)[0]
 
-    def frame(self, index: int) -> np.ndarray:
-        """BGR uint8 frame number ``index``."""
+    def frame(self, index: int, portrait: np.ndarray | None = None) -> np.ndarray:
+        """BGR uint8 frame number ``index``.
+
+        ``portrait`` replaces the astronaut crop (same size), e.g. with a changed expression.
+        """
         out = self._background.copy()
+        source = astronaut_bgr() if portrait is None else portrait
+        if source.shape != astronaut_bgr().shape:
+            raise ValueError(f"portrait must be {astronaut_bgr().shape}, got {source.shape}")
         for face in range(self.faces):
             scale, left, top = self.placement(index, face)
             matrix = np.array([[scale, 0.0, left], [0.0, scale, top]], dtype=np.float32)
-            portrait = astronaut_bgr() if face == 0 else np.ascontiguousarray(astronaut_bgr()[:, ::-1])
+            portrait = source if face == 0 else np.ascontiguousarray(source[:, ::-1])
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             cv2.warpAffine(portrait, matrix, (self.width, self.height), dst=out, flags=interpolation,
                            borderMode=cv2.BORDER_TRANSPARENT)

@@ -67,9 +67,30 @@ class SCNConfig:
 
 
 @dataclass
+class SequenceConfig:
+    """Mode ``mgln``: temporal training on ``<class>/<sequence>/<frames>`` (data.train_dir)."""
+
+    holdout_subjects: tuple[str, ...] = ()  # subjects left out for validation (LOSO folds); () = train on all
+    samples_per_sequence: int = 8  # random (onset, middle, peak) triplets per labelled sequence and epoch
+    neutral_per_sequence: int = 2  # neutral pseudo-sequences (first frames) per sequence and epoch; 0 = none
+    init_emotion_model: str = "fer-resnet-fer2013"  # fer_resnet (registry name, .onnx or .pt) for SSM + GFM
+    backbone_lr_scale: float = 0.1  # learning rate factor of the initialised SSM + GFM weights
+    detector: str = "mtcnn"  # landmarks for the part crops (cached once per data set)
+    cache_dir: str = "~/.cache/fer_ros/detections"
+    face_size: int = 40  # px, square face crop of the peak frame
+    part_size: tuple[int, int] = (32, 20)  # (width, height) px of each part crop
+    window: int = 15  # frames per track the runtime keeps (written to the ONNX metadata)
+    jitter: float = 1.0  # scale of the random shifts / scales / rotations of the crops
+    # pre-training: train on still face crops (<class>/<image>, e.g. FER-2013) as one-frame pseudo-sequences
+    # instead of data.train_dir; fine-tune on the sequences afterwards with init_from = its last.pt
+    pretrain_stills: str = ""
+    pretrain_limit: int = 0  # >0: at most this many stills (class-stratified)
+
+
+@dataclass
 class TrainConfig:
     run_dir: str = "runs/default"
-    mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher)
+    mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher) | "mgln" (sequences)
     teacher: str = ""  # checkpoint of the teacher for mode "ld"
     ld_temperature: float = 1.0
     init_from: str = ""  # checkpoint whose model weights start a new run (fine-tuning; fresh optimiser and schedule)
@@ -85,6 +106,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     scn: SCNConfig = field(default_factory=SCNConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:

@@ -23,7 +23,7 @@ from torch import nn
 
 from fer_ros.core.model_registry import sha256_of
 from fer_ros.training.checkpoint import load_model
-from fer_ros.training.config import TrainConfig
+from fer_ros.training.config import TrainConfig, config_to_dict
 
 
 @dataclass
@@ -109,6 +109,69 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     return ExportResult(output, sha256_of(output), diff, metadata)
 
 
+class MGLNOutputs(nn.Module):
+    """MGLN for export: fused probabilities first, then the GFM's and the PBM's own."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, face: torch.Tensor, parts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        g, p = self.model.forward_modules(face, parts)
+        return self.model.fuse(g, p), torch.softmax(g, dim=1), torch.softmax(p, dim=1)
+
+
+def temporal_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[str, str]:
+    """Metadata of a temporal (MGLN) export, read by ``fer_ros.core.temporal``."""
+    from fer_ros.core.part_crops import PARTS
+
+    s = config.sequence
+    metadata = registry_metadata(config, provenance)
+    metadata.update(input_size=f"{s.face_size},{s.face_size}", model_type="mgln", part_size=f"{s.part_size[0]},"
+                    f"{s.part_size[1]}", parts=",".join(PARTS), frames="3", window=str(s.window),
+                    frame_selection="onset = first frame of the window, peak = least neutral single-frame "
+                                    "prediction, middle = halfway between them")
+    return metadata
+
+
+def export_mgln(model: nn.Module, config: TrainConfig, output: str | Path, provenance: dict[str, Any],
+                opset: int = 17, tolerance: float = 1e-4) -> ExportResult:
+    """Write an MGLN (inputs ``face`` [N,1,H,W], ``parts`` [N,3,3,h,w]) and check it against torch."""
+    import onnx
+    import onnxruntime as ort
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    s = config.sequence
+    wrapped = MGLNOutputs(model).eval()
+    rng = np.random.default_rng(0)
+    face = torch.from_numpy(rng.normal(size=(4, 1, s.face_size, s.face_size)).astype(np.float32))
+    parts = torch.from_numpy(rng.normal(size=(4, 3, 3, s.part_size[1], s.part_size[0])).astype(np.float32))
+    names = ["probabilities", "global_probabilities", "part_probabilities"]
+    torch.onnx.export(wrapped, (face[:1], parts[:1]), str(output), input_names=["face", "parts"], output_names=names,
+                      dynamic_axes={k: {0: "batch"} for k in ["face", "parts", *names]}, opset_version=opset,
+                      dynamo=False)
+    proto = onnx.load(str(output))
+    metadata = temporal_metadata(config, provenance)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "fer_ros.training.export"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(output))
+    with torch.no_grad():
+        expected = wrapped(face, parts)[0].numpy()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(output), options, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"face": face.numpy(), "parts": parts.numpy()})[0]
+    diff = float(np.abs(got - expected).max())
+    if diff > tolerance:
+        raise RuntimeError(f"onnxruntime and torch disagree by {diff:.3g} (> {tolerance}) for {output}")
+    return ExportResult(output, sha256_of(output), diff, metadata)
+
+
 def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 17,
                       flip_tta: bool = False, note: str = "") -> ExportResult:
     """Export a ``best.pt``/``last.pt`` checkpoint with its training provenance."""
@@ -137,4 +200,8 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 1
             provenance[key] = getattr(config, key)
     if note:
         provenance["note"] = note
+    if config.mode == "mgln":
+        provenance.update(sequence=config_to_dict(config)["sequence"], val_acc=None,
+                          train_accuracy_last_epoch=history[-1]["train_acc"] if history else None)
+        return export_mgln(model, config, output, provenance, opset=opset)
     return export_onnx(model, config, output, provenance, opset=opset, flip_tta=flip_tta)

@@ -1,7 +1,8 @@
 """Training loop: preloaded data, batch augmentation, per-epoch validation, checkpoints and resume.
 
 Modes: ``ce`` (label-smoothed cross-entropy), ``scn`` (Self-Cure Network: logit-weighted CE + rank
-regularisation + relabelling), ``ld`` (label distribution training against a frozen teacher).
+regularisation + relabelling), ``ld`` (label distribution training against a frozen teacher), ``mgln``
+(the temporal MGLN on face sequences, ``fer_ros.training.mgln_trainer``).
 A run folder gets ``config.json``, ``last.pt`` (every epoch, used by resume), ``best.pt`` (best
 validation accuracy), ``metrics.json`` and ``curves.png``.
 """
@@ -133,13 +134,17 @@ def load_datasets(config: TrainConfig) -> tuple[ImageSet, ImageSet, np.ndarray]:
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) training as configured; returns the metrics dict also written to metrics.json."""
+    if config.mode == "mgln":  # temporal model on face sequences: its own data and loop
+        from fer_ros.training.mgln_trainer import train_mgln
+
+        return train_mgln(config, resume)
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
     device = pick_device(config.device)
     if config.mode not in ("ce", "scn", "ld"):
-        raise ValueError(f"unknown mode {config.mode!r} (use 'ce', 'scn' or 'ld')")
+        raise ValueError(f"unknown mode {config.mode!r} (use 'ce', 'scn', 'ld' or 'mgln')")
 
     t0 = time.time()
     train_set, val_set, clean_targets = load_datasets(config)

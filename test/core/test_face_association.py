@@ -53,7 +53,7 @@ def slot_of(box, slots=SLOTS, side: int = 200) -> int:
 
 @pytest.fixture(scope="module", params=["haar", "mtcnn"])
 def pipe(request) -> Pipeline:
-    return Pipeline(PipelineConfig(detector=request.param))
+    return Pipeline(PipelineConfig(detector=request.param, detect_every=1))  # every frame fully detected
 
 
 def own_result(pipe: Pipeline, face):

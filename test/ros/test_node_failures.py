@@ -10,6 +10,7 @@ channels.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -62,7 +63,7 @@ def setup(tmp_path_factory):
                 "two_means": gender_model_variant(models / "two_means.onnx", mean=(122.8, 117.0))}
     with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
                             params={"gender_model": variants["fixed_batch"], "reliability": "reliable",
-                                    "qos_depth": 5}) as s:
+                                    "qos_depth": 5, "detect_every": 1}) as s:  # both faces on every frame
         s.update(variants)
         s["publisher"] = s["probe"].publisher(Image, reliable=True, depth=5)
         s["client"] = parameter_client(s)
@@ -75,6 +76,19 @@ def send(s, bgr: np.ndarray, timeout: float = 5.0):
     msg = s["probe"].image(bgr)
     s["publisher"].publish(msg)
     return s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), timeout)
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_pipeline():
+    from fer_ros.core.config import PipelineConfig
+    from fer_ros.core.pipeline import Pipeline
+
+    return Pipeline(PipelineConfig(gender_model="", detect_every=1))
+
+
+def pipeline_faces(bgr: np.ndarray) -> list:
+    """The faces the node's default detector finds (no gender model), to check the test frames themselves."""
+    return _reference_pipeline().process(bgr).faces
 
 
 def health(s, received: int) -> dict[str, str]:
@@ -90,6 +104,7 @@ def test_run_time_model_failure_is_counted_as_failed_with_a_throttled_traceback(
     sent = []
     for i in range(8):  # two faces: the fixed-batch gender model fails on every one of these frames
         sent.append(s["probe"].image(two.frame(10 * i)))
+        assert len(pipeline_faces(two.frame(10 * i))) == 2, "the test frame does not show two faces"
         s["publisher"].publish(sent[-1])
         time.sleep(0.3)  # one at a time: none replaced by the next (keep-latest)
     after = health(s, int(before["frames_received"]) + 8)

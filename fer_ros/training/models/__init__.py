@@ -38,6 +38,6 @@ def build_model(name: str, num_classes: int = 7, in_channels: int = 1, **kwargs:
 def _load_all() -> None:
     from fer_ros.training.models import fer_resnet  # noqa: F401
     try:  # modules added incrementally
-        from fer_ros.training.models import arm, efficientface, mini_xception  # noqa: F401
+        from fer_ros.training.models import arm, efficientface, mgln, mini_xception  # noqa: F401
     except ImportError:
         pass
