@@ -34,34 +34,7 @@ from fer_ros.ros.health import HealthMonitor
 from fer_ros.ros.image_convert import ImageConversionError, ImageConverter, compressed_to_bgr, fill_image_msg
 from fer_ros.ros.image_input import ImageSubscription
 from fer_ros.ros.latest_frame import LatestFrameSlot
-
-WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period
-
-
-class ThrottledLog:
-    """One log line per problem kind per period, telling how many similar events it stands for."""
-
-    def __init__(self, logger, period_s: float = WARN_PERIOD_S) -> None:
-        self._logger = logger
-        self._period = period_s
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warn(self, kind: str, text: str) -> None:
-        self._log(kind, text, self._logger.warning)
-
-    def error(self, kind: str, text: str) -> None:
-        self._log(kind, text, self._logger.error)
-
-    def _log(self, kind: str, text: str, emit) -> None:
-        now = time.monotonic()
-        if now - self._last.get(kind, -1e9) < self._period:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        count = self._suppressed.pop(kind, 0)
-        more = f" ({count} more like this in the last {self._period:.0f} s)" if count else ""
-        self._last[kind] = now
-        emit(text + more)
+from fer_ros.ros.throttled_log import ThrottledLog
 
 
 def build_pipeline(values: dict[str, Any]) -> Pipeline:
