@@ -28,11 +28,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import crop_chip, get_policy
 from fer_ros.core.image_input import image_files
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 
 
 def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:
@@ -115,13 +117,15 @@ def largest(detections):
 def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str = "haar",
              detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20, crop: str = "",
              canvas: tuple[int, int] | None = None, upscale: float = 1.0, limit: int = 0, num_threads: int = 1,
-             batch: int = 128, progress: bool = True) -> dict:
+             batch: int = 128, progress: bool = True, providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
     from tqdm import tqdm
+
+    providers = resolve_providers(providers)  # once: one warning for a missing provider with a fall-back
 
     cls: type[FaceClassifier] = EmotionClassifier if task == "emotion" else GenderClassifier
     default = PipelineConfig()
     clf = cls.from_model(model or (default.emotion_model if task == "emotion" else default.gender_model),
-                         num_threads)
+                         num_threads, providers)
     items = list_dataset(dataset, tuple(clf.labels), limit)
     true = np.array([label for _, label in items])
     pred = np.full(len(items), -1)
@@ -129,7 +133,7 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
     if mode == "photos":
         det = create_detector(PipelineConfig(detector=detector, detector_model=detector_model,
                                              detection_scale=detection_scale, min_face_size=min_face_size,
-                                             max_faces=100, num_threads=num_threads))
+                                             max_faces=100, num_threads=num_threads, providers=providers))
     policy = get_policy(crop or clf.spec.face_crop)
     bar = tqdm(total=len(items), desc=f"{task}/{mode}", unit="img", disable=not progress, file=sys.stderr)
     for start in range(0, len(items), batch):
@@ -167,7 +171,8 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
 
 def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "", detector: str = "mtcnn",
                        detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20,
-                       crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True) -> dict:
+                       crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True,
+                       providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
     """Accuracy on ``<class>/<sequence>/<frames>`` (``n`` = sequences).
 
     Without ``temporal_model`` the single-frame model classifies the last frame; with it the temporal model
@@ -184,11 +189,12 @@ def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "",
     from fer_ros.core.temporal import TemporalModel, TemporalTracker
 
     default = PipelineConfig()
+    providers = resolve_providers(providers)  # once: one warning for a missing provider with a fall-back
     pipe = Pipeline(PipelineConfig(detector=detector, detector_model=detector_model, detection_scale=detection_scale,
                                    min_face_size=min_face_size, max_faces=100, emotion_model=model or
                                    default.emotion_model, gender_model="", emotion_crop=crop,
-                                   num_threads=num_threads))
-    temporal = TemporalModel.from_model(temporal_model, num_threads) if temporal_model else None
+                                   num_threads=num_threads, providers=providers))
+    temporal = TemporalModel.from_model(temporal_model, num_threads, providers) if temporal_model else None
     labels = tuple(temporal.labels if temporal else pipe.emotion_labels)
     sequences = list_sequences(dataset, labels)
     true = np.array([s.label for s in sequences])
@@ -250,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporal-window", type=int, default=0, help="sequences mode: frames per window "
                         "(default 0: the whole sequence)")
     parser.add_argument("--threads", type=int, default=1)
+    add_providers_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.dataset.is_dir():
@@ -264,11 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "sequences":
             result = evaluate_sequences(args.dataset, args.model, args.temporal_model, args.detector,
                                         args.detector_model, args.detection_scale, args.min_face_size, args.crop,
-                                        args.temporal_window, args.threads, progress=not args.quiet)
+                                        args.temporal_window, args.threads, progress=not args.quiet,
+                                        providers=args.providers)
         else:
             result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
                               args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale,
-                              args.limit, args.threads, progress=not args.quiet)
+                              args.limit, args.threads, progress=not args.quiet, providers=args.providers)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -35,10 +35,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.boxes import box_iou
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
 from fer_ros.core.image_input import image_files
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 
 
 def backgrounds(size=(640, 480)) -> list[np.ndarray]:
@@ -88,7 +90,8 @@ def matched(detections, boxes) -> int:
     return found
 
 
-def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
+def build(config: str, yunet: str, min_face_size: int = 48,
+          providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> ScaledDetector:
     config, _, min_size = config.partition("/")
     min_face_size = int(min_size) if min_size else min_face_size
     name, _, rest = config.partition("@")
@@ -103,12 +106,13 @@ def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
 
         p = float(parts[1]) if len(parts) > 1 else 0.6
         r = float(parts[2]) if len(parts) > 2 else 0.7
-        base = MTCNNDetector(thresholds=(p, r, 0.7))
+        base = MTCNNDetector(thresholds=(p, r, 0.7), providers=providers)
     elif name in ("blazeface", "blazeface-full"):
         from fer_ros.core.blazeface import BlazeFaceDetector
 
         base = BlazeFaceDetector("full" if name == "blazeface-full" else "short",
-                                 float(parts[1]) if len(parts) > 1 else PipelineConfig.detection_threshold)
+                                 float(parts[1]) if len(parts) > 1 else PipelineConfig.detection_threshold,
+                                 providers=providers)
     elif name == "yunet":
         base = YuNetDetector(yunet)
     else:
@@ -189,7 +193,7 @@ def main_photos(args) -> int:
         raise SystemExit(f"error: no photos under {args.photos}")
     results = {}
     for config in args.configs.split(","):
-        detector = build(config, args.yunet, args.min_face_size)
+        detector = build(config, args.yunet, args.min_face_size, args.providers)
         detector.detect(cv2.imread(str(photos[0][0]), cv2.IMREAD_COLOR))  # warm-up
         r = results[config] = measure_photos(detector, photos)
         print(f"{config:28s} recall {r['recall']:.3f} ({r['faces']} faces)  false pos {r['false_positives']:3d}  "
@@ -208,7 +212,7 @@ def main_bench_frames(args) -> int:
     sets = {n: bench_frames(n, args.bench_frames, seed=args.seed, faces=args.bench_faces) for n in (1, 4)}
     results = {}
     for config in args.configs.split(","):
-        detector = build(config, args.yunet, args.min_face_size)
+        detector = build(config, args.yunet, args.min_face_size, args.providers)
         detector.detect(sets[1][0].bgr)  # warm-up
         results[config] = {}
         for n, frames in sets.items():
@@ -232,13 +236,14 @@ def main_bench_frames(args) -> int:
     return 0
 
 
-def measure_stages(config: str, yunet: str, frames) -> dict:
+def measure_stages(config: str, yunet: str, frames, providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
     """Mean per-stage ms (Pipeline.timings_ms) of the whole pipeline, default settings otherwise."""
     from fer_ros.core.config import PipelineConfig
     from fer_ros.core.pipeline import Pipeline
 
     name, _, scale = config.partition("@")
-    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet))
+    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet,
+                                   providers=providers))
     pipe.process(frames[0][0])
     stages: dict[str, list[float]] = {}
     cpu, faces = [], []
@@ -273,7 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-face-size", type=int, default=48, help="full-resolution pixels")
     parser.add_argument("--pipeline-configs", default="", help="also time the whole Pipeline per stage for "
                         "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
+    add_providers_argument(parser)
     args = parser.parse_args(argv)
+    try:
+        # once: one warning for a missing provider with a fall-back
+        providers = args.providers = resolve_providers(args.providers)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     cv2.setNumThreads(1)
     if args.photos is not None:
         return main_photos(args)
@@ -288,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {n: make_frames(files, args.frames, n, sizes, args.seed + n) for n in (1, 4)}
     results = {}
     for config in args.configs.split(","):
-        detector = build(config, args.yunet, args.min_face_size)
+        detector = build(config, args.yunet, args.min_face_size, providers)
         results[config] = {f"{n}_faces": measure(detector, frames) for n, frames in sets.items()}
         r1, r4 = results[config]["1_faces"], results[config]["4_faces"]
         print(f"{config:24s} recall 1 face {r1['recall']:.3f}  4 faces {r4['recall']:.3f}  "
@@ -296,12 +307,14 @@ def main(argv: list[str] | None = None) -> int:
               f"false pos {r1['false_positives'] + r4['false_positives']}", file=sys.stderr)
     stage_results = {}
     for config in [c for c in args.pipeline_configs.split(",") if c]:
-        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames) for n, frames in sets.items()}
+        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames, providers)
+                                  for n, frames in sets.items()}
         for n in (1, 4):
             r = stage_results[config][f"{n}_faces"]
             parts = " ".join(f"{k.removesuffix('_ms_mean')} {v:.2f}" for k, v in r.items())
             print(f"pipeline {config:14s} {n} face(s): {parts}", file=sys.stderr)
-    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "results": results,
+    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "providers": providers,
+           "results": results,
            "pipeline_stages": stage_results}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")

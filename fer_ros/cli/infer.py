@@ -23,11 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.draw import draw_faces
 from fer_ros.core.image_input import image_files, is_image_file
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.results import frame_to_dict
+from fer_ros.core.tracking import TrackerConfig
 
 
 def video_frames(capture: cv2.VideoCapture, max_frames: int) -> Iterator[np.ndarray]:
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", default="-", help="JSON lines file ('-' = stdout)")
     p.add_argument("--no-draw", action="store_true", help="do not write annotated images/video")
     p.add_argument("--no-track", action="store_true", help="videos: no tracking/smoothing")
+    p.add_argument("--gender-every", type=int, default=TrackerConfig().gender_every,
+                   help="videos: gender for a new track, then every N-th frame of the track (1 = every frame)")
     p.add_argument("--max-frames", type=int, default=0, help="videos/webcam: stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--detector", default=defaults.detector, choices=DETECTORS)
@@ -63,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion-model", default=defaults.emotion_model)
     p.add_argument("--gender-model", default=defaults.gender_model, help="'' disables gender")
     p.add_argument("--threads", type=int, default=defaults.num_threads, help="onnxruntime intra-op threads")
+    add_providers_argument(p)
     return p
 
 
@@ -74,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         detector=args.detector, detector_model=args.detector_model, detection_scale=args.detection_scale,
         min_face_size=args.min_face_size, detection_threshold=args.detection_threshold,
         max_faces=args.max_faces, emotion_model=args.emotion_model, gender_model=args.gender_model,
-        num_threads=args.threads, detect_every=args.detect_every,
+        num_threads=args.threads, detect_every=args.detect_every, providers=args.providers,
     )
     try:
+        TrackerConfig(gender_every=args.gender_every).validate()
         pipe = Pipeline(config)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_video(args, pipe: Pipeline, emit) -> int:
     from tqdm import tqdm
 
-    from fer_ros.core.tracking import Tracker, TrackerConfig
+    from fer_ros.core.tracking import Tracker
 
     is_webcam = args.input.isdigit()
     capture = cv2.VideoCapture(int(args.input) if is_webcam else args.input)
@@ -132,15 +138,14 @@ def run_video(args, pipe: Pipeline, emit) -> int:
     if args.max_frames:
         total = min(total, args.max_frames) if total > 0 else args.max_frames
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    tracker = Tracker(TrackerConfig(enabled=not args.no_track))
+    tracker = Tracker(TrackerConfig(enabled=not args.no_track, gender_every=args.gender_every))
     writer = None
     try:
         frames = tqdm(video_frames(capture, args.max_frames), total=total or None, desc=name, unit="frame",
                       disable=args.quiet, file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             for index, frame in enumerate(frames):
-                result = pipe.process(frame)
-                result.faces = tracker.update(result.faces)
+                result = pipe.process(frame, tracker)
                 emit(args.input, index, result)
                 if args.no_draw:
                     continue

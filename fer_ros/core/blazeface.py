@@ -25,6 +25,7 @@ are not used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -32,11 +33,15 @@ import numpy as np
 
 from fer_ros.core.face_crop import MEAN_FACE_5
 from fer_ros.core.model_registry import resolve_model
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 from fer_ros.core.redetect import redetect_near
 from fer_ros.core.results import Detection
 
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for both variants
+# the last (coarsest) detection level: the whole image letterboxed to this fraction of the input, so that a face
+# filling the image (a face crop, a face close to the camera) keeps some border (UTKFace dev crops: 1,655 of
+# 2,000 faces found at 1.0, see EVALUATION.md)
+LAST_LEVEL_FILL = 0.75
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,25 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
     return np.array(out_b, np.float32), np.array(out_s, np.float32), np.array(out_k, np.float32)
 
 
+def drop_inner(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
+               inside: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop boxes lying mostly (``inside`` of their area) within a box of a higher score.
+
+    A fine pyramid level sees parts of a near face (an eye and the brow, ~half its size) as faces: IoU with
+    the whole face is too small for NMS, but they lie inside it. Faces do not nest.
+    """
+    if len(boxes) < 2:
+        return boxes, scores, keypoints
+    x1, y1, x2, y2 = boxes.T
+    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    w = np.maximum(0.0, np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]))
+    h = np.maximum(0.0, np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]))
+    covered = (w * h) / np.maximum(area[:, None], 1e-12)  # [i, j]: share of box i inside box j
+    np.fill_diagonal(covered, 0.0)
+    inner = ((covered >= inside) & (scores[None, :] > scores[:, None])).any(axis=1)
+    return boxes[~inner], scores[~inner], keypoints[~inner]
+
+
 # mouth width / eye distance of dlib's mean face (the template the aligned chips are fitted to)
 MOUTH_TO_EYE_RATIO = float(np.linalg.norm(MEAN_FACE_5[4] - MEAN_FACE_5[3])
                            / np.linalg.norm(MEAN_FACE_5[1] - MEAN_FACE_5[0]))
@@ -133,17 +157,19 @@ class BlazeFaceDetector:
     ``detect(image, min_face_size)`` runs the network on the image itself (any size: it is scaled so that
     ``min_face_size`` becomes the variant's smallest reliable face, never enlarged, and padded to a multiple
     of the network stride), then on copies 4x (short) / 3x (full) smaller until the image fits the trained
-    input size, where it is letterboxed; all candidates are merged by one weighted NMS. ``redetect`` searches
+    input size, where it is letterboxed; all candidates are merged by one weighted NMS, and boxes lying inside
+    a better one (parts of a near face seen by a fine level) are dropped. ``redetect`` searches
     each previous face's region at the trained input size, all regions in one batch.
     """
 
-    def __init__(self, variant: str = "short", score_threshold: float = 0.5, num_threads: int = 1):
+    def __init__(self, variant: str = "short", score_threshold: float = 0.5, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS):
         if variant not in VARIANTS:
             raise ValueError(f"BlazeFace variant must be one of {tuple(VARIANTS)}, got {variant!r}")
         self.variant = VARIANTS[variant]
         self.score_threshold = float(score_threshold)
         _, path = resolve_model(self.variant.model, "detector")
-        self.session = create_session(path, num_threads)
+        self.session = create_session(path, num_threads, providers)
         self.input_name = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()
         # regressors [N, A, 16] and classificators [N, A, 1], told apart by their last dimension
@@ -184,11 +210,14 @@ class BlazeFaceDetector:
         size = self.variant.input_size
         return weighted_nms(*self.candidates(regressors, logits, height or size, width or size))
 
-    def letterbox(self, bgr: np.ndarray, size: int = 0) -> tuple[np.ndarray, float, float, float]:
-        """(S, S, 3) RGB uint8 image (S: ``size`` or the trained size), mapping back: x_img = (x_net - dx) / s."""
+    def letterbox(self, bgr: np.ndarray, size: int = 0, fill: float = 1.0) -> tuple[np.ndarray, float, float, float]:
+        """(S, S, 3) RGB uint8 network image and the mapping back: x_img = (x_net - dx) / s.
+
+        S is ``size`` or the trained size; the image's longer side becomes ``fill`` x S, centred on black.
+        """
         size = size or self.variant.input_size
         h, w = bgr.shape[:2]
-        s = size / max(h, w)
+        s = fill * size / max(h, w)
         nw, nh = max(round(w * s), 1), max(round(h * s), 1)
         canvas = np.zeros((size, size, 3), np.uint8)
         dx, dy = (size - nw) // 2, (size - nh) // 2
@@ -209,7 +238,7 @@ class BlazeFaceDetector:
         v = self.variant
         h, w = bgr.shape[:2]
         scale = min(1.0, v.min_face / max(float(min_face_size), 1.0))
-        boxed = v.input_size / max(h, w)  # scale of the letterboxed last level
+        boxed = LAST_LEVEL_FILL * v.input_size / max(h, w)  # scale of the letterboxed last level
         # a level at scale s finds faces of min_face / s ... min_face * max_face_ratio / s image pixels: levels
         # are added until the letterboxed image's range (from min_face / boxed) joins on without a gap
         levels = []
@@ -219,7 +248,7 @@ class BlazeFaceDetector:
             if s <= boxed * v.max_face_ratio:
                 break
             scale /= v.max_face_ratio
-        levels.append(self.letterbox(bgr))
+        levels.append(self.letterbox(bgr, fill=LAST_LEVEL_FILL))
         return levels
 
     def detect(self, bgr: np.ndarray, min_face_size: float = 0.0) -> list[Detection]:
@@ -232,7 +261,7 @@ class BlazeFaceDetector:
             keypoints.append((kp - offset) / s)
             scores.append(sc)
         merged = weighted_nms(np.concatenate(boxes), np.concatenate(scores), np.concatenate(keypoints))
-        return _detections(*merged, min_face_size)
+        return _detections(*drop_inner(*merged), min_face_size)
 
     def detect_many(self, images: list[np.ndarray], min_face_size: float = 0.0,
                     size: int = 0) -> list[list[Detection]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL, DEFAULT_GENDER_MODEL
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, check_provider_names
 
 # blazeface = MediaPipe BlazeFace short range (128 px input), blazeface-full = full range (192 px)
 DETECTORS = ("haar", "mtcnn", "blazeface", "blazeface-full", "yunet")
@@ -31,6 +32,13 @@ class PipelineConfig:
     emotion_crop: str = ""  # crop policy override (fer_ros.core.face_crop.CROP_POLICIES); "" = model's own
     gender_crop: str = ""  # idem for gender
     num_threads: int = 1  # onnxruntime intra-op threads per session (inter-op is always 1, no spinning)
+    # onnxruntime execution providers in order of preference (fer_ros.core.onnx_session.PROVIDERS), e.g.
+    # ("cuda", "cpu"); a missing one is an error, or a logged warning when a later one is used instead
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.providers, list):  # e.g. from a ROS string-array parameter or a CLI
+            self.providers = tuple(self.providers)
 
     def validate(self) -> None:
         if self.detector not in DETECTORS:
@@ -42,3 +50,6 @@ class PipelineConfig:
             raise ValueError(f"detection_scale must be in (0, 1], got {self.detection_scale}")
         if min(self.min_face_size, self.max_faces, self.num_threads, self.detect_every) < 1:
             raise ValueError("min_face_size, max_faces, num_threads and detect_every must be >= 1")
+        if isinstance(self.providers, str):
+            raise ValueError(f"providers must be a list of names such as ['cuda', 'cpu'], not {self.providers!r}")
+        check_provider_names(self.providers)

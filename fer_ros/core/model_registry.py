@@ -317,16 +317,9 @@ def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> Model
 
 
 def read_onnx_metadata(path: Path) -> dict[str, str]:
-    import onnxruntime as ort
+    from fer_ros.core.onnx_session import create_session  # imports this module
 
-    try:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several unrelated exception types
-        raise ModelFileError(f"model file {path} cannot be loaded by onnxruntime ({exc}); {FIX_HINT}") from exc
-    return dict(session.get_modelmeta().custom_metadata_map)
+    return dict(create_session(path).get_modelmeta().custom_metadata_map)
 
 
 def resolve_model(name_or_path: str, kind: str) -> tuple[ModelSpec, Path]:

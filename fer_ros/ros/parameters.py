@@ -16,6 +16,7 @@ from rclpy.node import Node
 
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
+from fer_ros.core.onnx_session import PROVIDERS
 from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
 from fer_ros.ros.image_convert import IMAGE_CONVERTERS
@@ -30,7 +31,7 @@ class ParamSpec:
     """One ROS parameter: name, default, meaning and what values it accepts."""
 
     name: str
-    default: bool | int | float | str
+    default: bool | int | float | str | list[str]  # a list: a string-array parameter (each item in choices)
     description: str
     group: str  # "pipeline" (PipelineConfig field), "tracker" (TrackerConfig field), "temporal" or "node"
     field: str = ""  # dataclass field for the pipeline/tracker groups; defaults to name
@@ -47,7 +48,8 @@ class ParamSpec:
 
 
 def _pipe(name: str, description: str, **kw: Any) -> ParamSpec:
-    return ParamSpec(name, getattr(_PIPELINE_DEFAULTS, name), description, "pipeline", **kw)
+    default = getattr(_PIPELINE_DEFAULTS, name)
+    return ParamSpec(name, list(default) if isinstance(default, tuple) else default, description, "pipeline", **kw)
 
 
 def _track(name: str, field: str, description: str, **kw: Any) -> ParamSpec:
@@ -93,10 +95,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
           "fer_ros/core/face_crop.py); empty = the model's own", choices=("", *CROP_POLICIES),
           document_choices=False),
     _pipe("num_threads", "onnxruntime intra-op threads per model", low=1, high=64, step=1),
+    _pipe("providers", "onnxruntime execution providers in order of preference, e.g. [cuda, cpu]; a provider "
+          "missing from the installed onnxruntime build is an error, or a logged warning when a later one is "
+          "used instead (cuda and tensorrt need onnxruntime-gpu, openvino onnxruntime-openvino)",
+          choices=tuple(PROVIDERS)),
     # --- tracking and smoothing ---
     _track("tracking", "enabled", "assign stable track ids to faces across frames"),
     _track("track_iou_threshold", "iou_threshold", "a face joins a track when its box overlaps the track's "
-           "predicted box at least this much", low=0.0, high=1.0),
+           "predicted box at least this much (and at all: 0 = any overlap)", low=0.0, high=1.0),
     _track("track_max_center_shift", "max_center_shift", "...or when its centre (landmarks if any) is within "
            "this many box sizes of the prediction", low=0.0, high=10.0),
     _track("track_max_missed", "max_missed", "frames a track survives unseen before its id is retired",
@@ -106,6 +112,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _track("smoothing_alpha", "ema_alpha", "weight of the newest frame for ema smoothing (1.0 = none)",
            low=0.01, high=1.0),
     _track("smoothing_window", "window", "frames averaged for window smoothing", low=1, high=1000, step=1),
+    _track("gender_every", "gender_every", "run the gender model for a new track, then every N-th frame the "
+           "track is seen (its gender is smoothed and kept in between); 1 = every frame. Without tracking every "
+           "face is classified every frame", low=1, high=10000, step=1),
     # --- temporal expression per track ---
     ParamSpec("temporal_model", "", "temporal model over each track's recent frames (registry name, e.g. "
               "mgln-ckplus, or .onnx path); fills the temporal_* fields of FaceEmotion. Empty = off", "temporal"),
@@ -125,12 +134,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 BY_NAME: dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
 
 
+def _choices_text(spec: ParamSpec) -> str:
+    each = "each " if isinstance(spec.default, list) else ""
+    return f" ({each}one of: {', '.join(repr(c) for c in spec.choices)})"
+
+
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """ROS descriptor (type, description, range, read-only) for one parameter."""
     d = ParameterDescriptor(name=spec.name, read_only=spec.read_only)
     text = spec.description
     if spec.choices:
-        text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
+        text += _choices_text(spec)
     d.description = text
     if isinstance(spec.default, bool):
         d.type = ParameterType.PARAMETER_BOOL
@@ -143,6 +157,10 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
         if spec.low is not None:
             d.floating_point_range = [
                 FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    elif isinstance(spec.default, list):
+        d.type = ParameterType.PARAMETER_STRING_ARRAY
+        if spec.choices:
+            d.additional_constraints = f"non-empty list of: {', '.join(repr(c) for c in spec.choices)}"
     else:
         d.type = ParameterType.PARAMETER_STRING
         if spec.choices:
@@ -167,6 +185,12 @@ def declare_all(node: Node) -> dict[str, Any]:
 
 def check_value(spec: ParamSpec, value: Any) -> str:
     """Return why ``value`` is not allowed for ``spec`` ("" when it is); ranges are checked by rclpy too."""
+    if isinstance(spec.default, list):
+        items = list(value) if isinstance(value, (list, tuple)) else None
+        if not items or (spec.choices and any(v not in spec.choices for v in items)) or len(set(items)) < len(items):
+            return (f"{spec.name}={value!r} must be a non-empty list of distinct names from: "
+                    f"{', '.join(repr(c) for c in spec.choices)}")
+        return ""
     if spec.choices and value not in spec.choices:
         return f"{spec.name}={value!r} is not one of: {', '.join(repr(c) for c in spec.choices)}"
     if spec.low is not None and isinstance(value, (int, float)) and not spec.low <= value <= spec.high:
@@ -207,7 +231,9 @@ _YAML_HEAD = """\
   ros__parameters:"""
 
 
-def _yaml_value(value: bool | int | float | str) -> str:
+def _yaml_value(value: bool | int | float | str | list[str]) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -225,7 +251,7 @@ def render_yaml() -> str:
             lines += ["", f"    # --- {_YAML_SECTIONS[spec.name]} ---"]
         text = spec.description
         if spec.choices and spec.document_choices:
-            text += f" (one of: {', '.join(repr(c) for c in spec.choices)})"
+            text += _choices_text(spec)
         if spec.low is not None:
             number = int if isinstance(spec.default, int) else float
             text += f"; range [{number(spec.low)}, {number(spec.high)}]"

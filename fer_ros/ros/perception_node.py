@@ -9,6 +9,7 @@ Once a second it publishes its health on ``/diagnostics``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -50,13 +51,31 @@ def build_pipeline(values: dict[str, Any]) -> Pipeline:
     return pipeline
 
 
+class RosLogHandler(logging.Handler):
+    """Python ``logging`` records of the core (e.g. an execution-provider fall-back) into the node's ROS log."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__(logging.INFO)
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(text)
+        else:
+            self._ros_logger.info(text)
+
+
 @dataclass(frozen=True)
 class FrameTimings:
     """Milliseconds one processed frame spent in each step of the worker (for ``timing_hook``)."""
 
     convert: float  # sensor_msgs image -> BGR array
-    pipeline: float  # Pipeline.process: detection and classification
-    tracking: float  # Tracker.update (and the temporal model, when enabled)
+    pipeline: float  # Pipeline.process: detection, classification and tracking
+    tracking: float  # the tracking part of it (the pipeline's own timing)
+    temporal: float  # the temporal model per track (0 when off)
     build_msg: float  # FaceEmotionArray (and Detection2DArray)
     publish: float  # their publish calls
     step: float  # the whole worker step, debug image included
@@ -74,6 +93,8 @@ class PerceptionNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
+        self._log_handler = RosLogHandler(self.get_logger())
+        logging.getLogger("fer_ros").addHandler(self._log_handler)
         self._pipeline = build_pipeline(self._values)
         self._tracker = Tracker(parameters.tracker_config(self._values))
         self._temporal = self._temporal_tracker(self._values)
@@ -113,8 +134,9 @@ class PerceptionNode(Node):
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(f"listening on {self._input.describe()}; image converter "
-                               f"{self._to_bgr.describe()}; detector {v['detector']}, publishing "
-                               f"{self.resolve_topic_name('faces/emotion')}")
+                               f"{self._to_bgr.describe()}; detector {v['detector']} on "
+                               f"{', '.join(self._pipeline.providers)}, "
+                               f"publishing {self.resolve_topic_name('faces/emotion')}")
 
     # --- callbacks (executor thread): hand over and return ---
     def _on_image(self, msg) -> None:
@@ -138,7 +160,7 @@ class PerceptionNode(Node):
         try:
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
-            if "temporal" in groups:
+            if "temporal" in groups or changed & {"providers", "num_threads"}:  # its session uses both
                 temporal = (self._temporal_tracker(new),)
             if "pipeline" in groups:
                 pipeline = build_pipeline(new)
@@ -159,7 +181,8 @@ class PerceptionNode(Node):
 
     @staticmethod
     def _temporal_tracker(values: dict[str, Any]):
-        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
+        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"],
+                                values["providers"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")
@@ -217,9 +240,10 @@ class PerceptionNode(Node):
             self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
         t1 = time.perf_counter()
-        result = self._pipeline.process(bgr)  # raising here is a failure, not bad input: see _work
+        # tracked faces, gender once per track; raising here is a failure, not bad input: see _work
+        result = self._pipeline.process(bgr, self._tracker)
         t2 = time.perf_counter()
-        faces = self._tracker.update(result.faces)
+        faces = result.faces
         if self._temporal is not None:
             faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
         t3 = time.perf_counter()
@@ -237,14 +261,16 @@ class PerceptionNode(Node):
             self.debug_images_published += 1
         self._health.frame_processed(time.monotonic() - received, t2 - t1)
         if self.timing_hook is not None:
-            self.timing_hook(FrameTimings(*((b - a) * 1e3 for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4),
-                                                                        (t4, t5), (t0, time.perf_counter())))))
+            t6 = time.perf_counter()
+            ms = [(b - a) * 1e3 for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t6))]
+            self.timing_hook(FrameTimings(ms[0], ms[1], result.timings_ms.get("tracking", 0.0), *ms[2:]))
 
     def stop(self) -> None:
         """Stop the worker (called before the node is destroyed)."""
         self._running = False
         self._slot.close()
         self._worker.join(timeout=10.0)
+        logging.getLogger("fer_ros").removeHandler(self._log_handler)
 
 
 def main(args: list[str] | None = None) -> int:

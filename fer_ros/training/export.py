@@ -75,7 +75,8 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
                 opset: int = 17, tolerance: float = 1e-4, flip_tta: bool = False) -> ExportResult:
     """Write ``model`` (eval mode) as ONNX with registry metadata and check it against torch."""
     import onnx
-    import onnxruntime as ort
+
+    from fer_ros.core.onnx_session import create_session
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +100,7 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     x = torch.from_numpy(np.random.default_rng(0).normal(size=(4, channels, size, size)).astype(np.float32))
     with torch.no_grad():
         expected = wrapped(x).numpy()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(output), options, providers=["CPUExecutionProvider"])
+    session = create_session(output)
     got = session.run(None, {"input": x.numpy()})[0]
     diff = float(np.abs(got - expected).max())
     if diff > tolerance:
@@ -138,7 +137,8 @@ def export_mgln(model: nn.Module, config: TrainConfig, output: str | Path, prove
                 opset: int = 17, tolerance: float = 1e-4) -> ExportResult:
     """Write an MGLN (inputs ``face`` [N,1,H,W], ``parts`` [N,3,3,h,w]) and check it against torch."""
     import onnx
-    import onnxruntime as ort
+
+    from fer_ros.core.onnx_session import create_session
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -162,9 +162,7 @@ def export_mgln(model: nn.Module, config: TrainConfig, output: str | Path, prove
     onnx.save(proto, str(output))
     with torch.no_grad():
         expected = wrapped(face, parts)[0].numpy()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(output), options, providers=["CPUExecutionProvider"])
+    session = create_session(output)
     got = session.run(None, {"face": face.numpy(), "parts": parts.numpy()})[0]
     diff = float(np.abs(got - expected).max())
     if diff > tolerance:

@@ -62,6 +62,8 @@ def test_infer_folder_and_video(tmp_path):
 def test_infer_bad_input_is_a_clear_error(tmp_path, capsys):
     assert infer.main([str(tmp_path / "missing.mp4"), "--no-draw", "--quiet"]) == 2
     assert "cannot open" in capsys.readouterr().err
+    assert infer.main([str(tmp_path / "missing.mp4"), "--no-draw", "--quiet", "--gender-every", "0"]) == 2
+    assert "gender_every" in capsys.readouterr().err
 
 
 def test_eval_crops_on_a_generated_dataset(tmp_path):

@@ -188,3 +188,59 @@ def test_create_detector_builds_both_ranges_with_the_threshold():
         assert det.detector.variant.input_size == size and det.detector.score_threshold == 0.55
     with pytest.raises(ValueError, match="variant"):
         BlazeFaceDetector("long")
+
+
+def _face_crop(side: int) -> np.ndarray:
+    face = np.ascontiguousarray(skimage.data.astronaut()[40:240, 125:325, ::-1])  # the face with a little border
+    return cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("side", [56, 80, 110, 160, 220, 260, 300, 360])
+def test_every_face_size_from_min_face_size_up_is_found(side):
+    """The levels (image scale, 4x smaller, letterboxed) leave no gap between their face sizes.
+
+    The face is about 0.47 of the crop: 26 px (just above min_face_size 24) to 170 px in a 640x360 frame.
+    """
+    frame = np.full((360, 640, 3), 120, np.uint8)
+    frame[:side, 100:100 + side] = _face_crop(side)
+    found = BlazeFaceDetector("short", 0.7).detect(frame, 24)
+    face = [d for d in found if 0.35 * side < d.box[2] < 0.65 * side
+            and 100 < d.box[0] + d.box[2] / 2 < 100 + side and d.box[1] + d.box[3] / 2 < 0.6 * side]
+    assert len(face) == 1, f"{side} px crop: {[d.box for d in found]}"
+
+
+def test_faces_filling_the_whole_image_are_found():
+    """Face crops (the face fills the image, as UTKFace's) keep a border in the letterboxed last level.
+
+    skimage's LFW subset (tight 25x25 gray faces) at 200x200, detection scale 0.5: 39 of 100 are found when
+    the image fills the whole 128 px input, 94 of 100 with LAST_LEVEL_FILL 0.75.
+    """
+    lfw = skimage.data.lfw_subset()
+    detector = ScaledDetector(BlazeFaceDetector("short", 0.7), 0.5, 48)
+    found = 0
+    for gray in lfw[:40]:
+        face = cv2.resize((gray * 255).astype(np.uint8), (200, 200), interpolation=cv2.INTER_CUBIC)
+        found += len(detector.detect(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR))) == 1
+    assert found >= 32, f"{found} of 40"
+
+
+def test_levels_at_640x480():
+    det = BlazeFaceDetector("short")
+    levels = det.pyramid(np.zeros((480, 640, 3), np.uint8), 48)
+    assert [lv[0].shape[:2] for lv in levels] == [(240, 320), (128, 128)]
+    assert levels[0][1] == 0.5 and levels[1][1] == pytest.approx(0.75 * 128 / 640)
+    assert [lv[0].shape[:2] for lv in det.pyramid(np.zeros((188, 250, 3), np.uint8), 12)] == [(192, 256), (128, 128)]
+
+
+@pytest.mark.parametrize("variant", ["short", "full"])
+def test_levels_cover_every_face_size_without_a_gap(variant):
+    """Each level finds min_face / s ... min_face * max_face_ratio / s px faces; the next one starts below."""
+    det = BlazeFaceDetector(variant)
+    v = det.variant
+    for shape in ((360, 640), (480, 640), (720, 1280), (1080, 1920), (100, 100)):
+        for min_face in (12, 24, 48, 96):
+            scales = [lv[1] for lv in det.pyramid(np.zeros((*shape, 3), np.uint8), min_face)]
+            if len(scales) > 1:  # the finest level: min_face_size becomes the variant's smallest reliable face
+                assert scales[0] == pytest.approx(min(1.0, v.min_face / min_face), rel=0.02)
+            for finer, coarser in zip(scales, scales[1:]):
+                assert v.min_face * v.max_face_ratio / finer >= 0.99 * v.min_face / coarser, (shape, min_face, scales)

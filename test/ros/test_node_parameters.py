@@ -77,6 +77,32 @@ def test_valid_changes_take_effect_on_the_next_frame(setup):
     assert face.emotion == "happy"
     assert get_params(s, "min_face_size", "detection_scale", "smoothing") == [48, 1.0, "off"]
 
+    (result,) = set_params(s, gender_every=3)  # gender once per track, refreshed every 3rd frame
+    assert result.successful, result.reason
+    assert [next_frame(s).faces[0].gender for _ in range(4)] == ["female"] * 4
+    assert get_params(s, "gender_every") == [3]
+
+
+def test_execution_providers_change_with_an_error_or_a_logged_fallback(setup):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has cuda: the missing-provider paths cannot be shown with it")
+    s = setup
+    (result,) = set_params(s, providers=["cuda"])
+    assert not result.successful and "cuda" in result.reason and "not available" in result.reason, result.reason
+    assert get_params(s, "providers") == [["cpu"]]
+    (result,) = set_params(s, providers=["cuda", "cpu"])  # a fall-back listed: accepted, with a warning
+    assert result.successful, result.reason
+    assert get_params(s, "providers") == [["cuda", "cpu"]]
+    assert next_frame(s).faces[0].emotion == "happy"
+    lines = [x for x in s["node"].log().splitlines() if "execution provider(s) cuda not available" in x]
+    # in the node's ROS log (rosout), as a warning naming cuda and the provider used instead
+    assert lines and lines[-1].startswith("[WARN]") and "perception_node]" in lines[-1], s["node"].log_tail()
+    assert lines[-1].endswith("using cpu"), lines[-1]
+    (result,) = set_params(s, providers=["cpu"])
+    assert result.successful and len(next_frame(s).faces) == 1
+
 
 def test_detect_every_follows_the_moving_face(setup):
     from fer_ros.core.boxes import box_iou
@@ -107,6 +133,9 @@ def test_detect_every_follows_the_moving_face(setup):
     ({"detector": "yunet"}, "detector_model"),
     ({"detector": "yunet", "detector_model": "/nonexistent/yunet.onnx"}, "yunet.onnx"),
     ({"emotion_model": "no-such-model"}, "no-such-model"),
+    ({"providers": ["gpu"]}, "distinct names"),
+    ({"providers": "cpu"}, "type"),
+    ({"gender_every": 0}, "out of range"),
 ], ids=lambda v: "-".join(v) if isinstance(v, dict) else None)
 def test_invalid_changes_are_rejected_with_a_reason_and_change_nothing(setup, values, words):
     s = setup
