@@ -63,7 +63,8 @@ def setup(tmp_path_factory):
                 "two_means": gender_model_variant(models / "two_means.onnx", mean=(122.8, 117.0))}
     with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
                             params={"gender_model": variants["fixed_batch"], "reliability": "reliable",
-                                    "qos_depth": 5, "detect_every": 1}) as s:  # both faces on every frame
+                                    "qos_depth": 5, "detect_every": 1,  # both faces on every frame,
+                                    "gender_every": 1}) as s:  # gender for both of them, every frame
         s.update(variants)
         s["publisher"] = s["probe"].publisher(Image, reliable=True, depth=5)
         s["client"] = parameter_client(s)
