@@ -151,8 +151,8 @@ def _phases(args, namespace: str, node_proc, summarize, make_frames) -> dict:
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from fer_ros.core.image_convert import fill_image_msg
     from fer_ros.msg import FaceEmotionArray
-    from fer_ros.ros.image_convert import fill_image_msg
 
     frames = make_frames(args.faces_per_frame, args.distinct_frames, seed=args.seed, faces=args.faces)
     context = rclpy.Context()

@@ -2,7 +2,8 @@
 
 ``FaceClassifier.from_model(name_or_path)`` loads a registry model or any ONNX file with the
 metadata keys of ``fer_ros.core.model_registry``. ``predict(chips)`` takes BGR (or gray) uint8 face
-chips of any size, runs them as ONE batch and returns (N, len(labels)) float32 probabilities.
+chips of any size, runs them as ONE batch and returns (N, len(labels)) float32 probabilities, at the
+model's calibration temperature (``fer_ros.core.calibration``; ``temperature`` attribute, from the file).
 ``runs`` and ``faces_classified`` count the model calls and the faces they classified.
 """
 
@@ -14,8 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.core.calibration import apply_temperature
 from fer_ros.core.face_crop import get_policy
-from fer_ros.core.model_registry import ModelFileError, ModelSpec, check_spec, resolve_model
+from fer_ros.core.model_registry import ModelFileError, ModelSpec, check_spec, resolve_model, temperature_from_metadata
 from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 
 
@@ -40,6 +42,8 @@ class FaceClassifier:
         self.input_size = spec.input_size
         self._mean = np.asarray(spec.mean, np.float32).reshape(1, -1, 1, 1)
         self._inv_std = (1.0 / np.asarray(spec.std, np.float32)).reshape(1, -1, 1, 1)
+        self.temperature = spec.temperature if spec.temperature is not None else temperature_from_metadata(
+            path, dict(self.session.get_modelmeta().custom_metadata_map))
 
     def _check_graph(self) -> tuple[str, str]:
         """(input name, output name) after checking the graph against the spec; ModelFileError if not."""
@@ -99,9 +103,8 @@ class FaceClassifier:
         out = out.reshape(len(chips), -1)
         if out.shape[1] != len(self.labels):
             raise ModelFileError(f"{self.path}: {out.shape[1]} outputs but {len(self.labels)} labels")
-        if self.spec.output == "logits":
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            out = e / e.sum(axis=1, keepdims=True)
+        if self.spec.output == "logits" or self.temperature != 1.0:
+            out = apply_temperature(out, self.temperature, logits=self.spec.output == "logits")
         return out
 
 

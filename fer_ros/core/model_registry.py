@@ -19,7 +19,11 @@ key                         value                                               
 ``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
 ``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    square
 ``output_name``             name of the graph output holding the scores                      first output
+``temperature``             confidence calibration T > 0 (``fer_ros.core.calibration``)       1
 ==========================  ===============================================================  =========
+
+``temperature`` is read from the file for registry models too (a spec's ``temperature`` of None), so the
+calibration travels with the exported file.
 
 Every classifier spec is checked when its model loads (:func:`check_spec` here, the graph side in
 ``fer_ros.core.classifiers``): known colour and output, 1..4096 px input sides matching a fixed graph
@@ -37,12 +41,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
+from fer_ros.core.share import share_dirs
 
 FIX_HINT = "run `fer-ros-models derive` (or `python -m fer_ros.cli.models derive`) to rebuild models/"
 
@@ -86,6 +92,7 @@ class ModelSpec:
     output: str = "probabilities"  # "probabilities" | "logits"
     face_crop: str = "square"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
     output_name: str = ""  # graph output with the scores; "" = the first output
+    temperature: float | None = None  # None: the file's metadata ``temperature`` (default 1)
     provenance: Provenance | None = None
     notes: str = ""
 
@@ -224,25 +231,8 @@ def sha256_of(path: str | Path) -> str:
 
 def model_dirs() -> list[Path]:
     """Folders searched for a model file name, in lookup order."""
-    dirs: list[Path] = []
-    if os.environ.get("FER_ROS_MODEL_DIR"):
-        dirs.append(Path(os.environ["FER_ROS_MODEL_DIR"]))
-    here = Path(__file__)
-    for module_file in (here, here.resolve()):
-        for parent in module_file.parents:
-            if parent.name in ("site-packages", "dist-packages"):
-                # <prefix>/lib/pythonX.Y/site-packages/fer_ros/core/model_registry.py
-                dirs.append(parent.parents[2] / "share" / "fer_ros" / "models")
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            dirs.append(Path(prefix) / "share" / "fer_ros" / "models")
-    dirs.append(Path(sys.prefix) / "share" / "fer_ros" / "models")
-    dirs.append(here.resolve().parents[2] / "models")  # source checkout
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
+    dirs = [Path(os.environ["FER_ROS_MODEL_DIR"])] if os.environ.get("FER_ROS_MODEL_DIR") else []
+    return dirs + [d for d in share_dirs("models") if d not in dirs]
 
 
 def find_model_file(file_name: str) -> Path:
@@ -298,6 +288,18 @@ def check_spec(spec: ModelSpec, where: str | Path) -> None:
         raise ModelFileError(f"{where}: labels={spec.labels} must be non-empty, unique class names")
 
 
+def temperature_from_metadata(path: Path, metadata: dict[str, str]) -> float:
+    """The calibration temperature an ONNX file declares (1 without the key)."""
+    text = metadata.get("temperature", "1")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or not np.isfinite(value):
+        raise ModelFileError(f"{path}: metadata temperature={text!r}, expected a number > 0")
+    return value
+
+
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
     default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS, "temporal": EMOTION_LABELS}.get(kind, ())
@@ -312,7 +314,8 @@ def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> Model
         mean=_numbers(path, "normalisation_mean", metadata.get("normalisation_mean", "127.5")),
         std=_numbers(path, "normalisation_std", metadata.get("normalisation_std", "127.5")), labels=labels,
         output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "square"),
-        output_name=metadata.get("output_name", ""), notes=metadata.get("description", ""),
+        output_name=metadata.get("output_name", ""), temperature=temperature_from_metadata(path, metadata),
+        notes=metadata.get("description", ""),
     )
 
 

@@ -25,8 +25,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
+from fer_ros.core.image_convert import image_to_bgr
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import image_to_bgr
 from fer_ros.ros.processes import interrupt
 from fer_ros.ros.shutdown import StopRequest
 

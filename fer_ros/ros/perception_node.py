@@ -25,6 +25,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg
 from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.temporal import temporal_tracker
@@ -32,7 +33,7 @@ from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
 from fer_ros.ros.health import HealthMonitor
-from fer_ros.ros.image_convert import ImageConversionError, ImageConverter, compressed_to_bgr, fill_image_msg
+from fer_ros.ros.image_converter import ImageConverter
 from fer_ros.ros.image_input import ImageSubscription
 from fer_ros.ros.latest_frame import LatestFrameSlot
 from fer_ros.ros.throttled_log import ThrottledLog
@@ -90,14 +91,14 @@ class PerceptionNode(Node):
 
     timing_hook: Callable[[FrameTimings], None] | None = None
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, start: bool = True, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
         self._log_handler = RosLogHandler(self.get_logger())
         logging.getLogger("fer_ros").addHandler(self._log_handler)
-        self._pipeline = build_pipeline(self._values)
-        self._tracker = Tracker(parameters.tracker_config(self._values))
-        self._temporal = self._temporal_tracker(self._values)
+        self._pipeline: Pipeline | None = None
+        self._tracker: Tracker | None = None
+        self._temporal = None
         self._pending_temporal: tuple | None = None  # (tracker or None,) while a change waits for the worker
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
@@ -111,13 +112,25 @@ class PerceptionNode(Node):
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
+        self._worker: threading.Thread | None = None
+        self._running = False
+        if start:  # the managed variant (fer_ros/ros/lifecycle_node.py) runs these on its transitions
+            self.load_models()
+            self.open_outputs()
+            self.open_inputs()
 
-        v = self._values
-        self._to_bgr = ImageConverter(v["image_converter"])
-        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
-        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
-                                        self._on_image)
+    def load_models(self) -> None:
+        """Build the pipeline and trackers from the current parameters (loads and checks every model)."""
+        pipeline = build_pipeline(self._values)
+        tracker = Tracker(parameters.tracker_config(self._values))
+        temporal = self._temporal_tracker(self._values)
+        to_bgr = ImageConverter(self._values["image_converter"])  # cv_bridge importable if asked for
+        with self._pending_lock:
+            self._pipeline, self._tracker, self._temporal, self._to_bgr = pipeline, tracker, temporal, to_bgr
+            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
 
+    def open_outputs(self) -> None:
+        """The publishers and the once-a-second health report."""
         self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
         self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -129,7 +142,16 @@ class PerceptionNode(Node):
             self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
 
         # steady clock: health reports go on when use_sim_time is set and /clock is paused or absent
-        self.create_timer(1.0, self._report_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._health_timer = self.create_timer(1.0, self._report_health,
+                                               clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def open_inputs(self) -> None:
+        """The image subscriptions and the worker: frames are processed from here on."""
+        v = self._values
+        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
+        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
+                                        self._on_image)
+
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
@@ -267,22 +289,34 @@ class PerceptionNode(Node):
 
     def stop(self) -> None:
         """Stop the worker (called before the node is destroyed)."""
-        self._running = False
-        self._slot.close()
-        self._worker.join(timeout=10.0)
+        self.stop_worker()
         logging.getLogger("fer_ros").removeHandler(self._log_handler)
 
+    def stop_worker(self) -> None:
+        """Stop taking frames: the worker finishes the frame in hand, a waiting frame is dropped."""
+        self._running = False
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
 
-def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_node``; exit code 0 after SIGINT/SIGTERM."""
+    def finished(self) -> bool:
+        """Whether the node asks its process to exit (the lifecycle variant after ``shutdown``)."""
+        return False
+
+
+def main(args: list[str] | None = None, node_type: type[PerceptionNode] = PerceptionNode) -> int:
+    """Entry point of ``ros2 run fer_ros perception_node`` (``node_type``: the lifecycle variant's too).
+
+    Exit code 0 after SIGINT/SIGTERM or when the node is finished, 1 when it cannot start.
+    """
     stop = shutdown.init(args)
     try:
-        node = PerceptionNode()
+        node = node_type()
     except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    shutdown.spin_until_stopped(node, stop, on_stop=node.stop)
+    shutdown.spin_until_stopped(node, stop, done=node.finished, on_stop=node.stop)
     return 0
 
 

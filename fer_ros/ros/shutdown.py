@@ -11,6 +11,7 @@ exits, where Python would otherwise restore the default action and die by the si
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -45,14 +46,14 @@ class StopRequest:
         self.requested = True
 
     def ignore_further(self) -> None:
-        """From now on SIGINT/SIGTERM are ignored by the OS, through interpreter exit too.
+        """SIG_IGN for SIGINT and SIGTERM from now on (main thread only).
 
-        Python restores the default action (die by the signal) during its own finalization for signals it
-        handles, but not for ignored ones: a late signal from launch can no longer turn exit code 0 into -2.
+        The flag alone is not enough: interpreter finalization resets Python-level handlers to the
+        default action, so a late Ctrl-C would still kill the process (exit code -2); SIG_IGN stays.
         """
-        self.requested = True
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
 
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, less when a stop is requested; True when one is."""
@@ -80,7 +81,8 @@ def spin_until_stopped(node: Node, stop: StopRequest, done: Callable[[], bool] =
     except ExternalShutdownException:
         pass
     finally:
-        stop.ignore_further()  # the shutdown below runs to its end, whatever arrives
+        stop.set()  # from here on every signal is ignored: the shutdown below runs to its end
+        stop.ignore_further()
         if stop.signal_name:
             node.get_logger().info(f"{stop.signal_name}: shutting down")
         if on_stop is not None:

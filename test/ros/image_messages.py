@@ -1,6 +1,6 @@
 """Building sensor_msgs/Image test messages by hand, in every encoding the node's builtin converter covers.
 
-Written independently of ``fer_ros.ros.image_convert`` (which is under test): rows padded with junk bytes,
+Written independently of ``fer_ros.core.image_convert`` (which is under test): rows padded with junk bytes,
 16-bit data in either byte order, Bayer mosaics sampled from a BGR picture, YUV 4:2:2 packed from the
 BT.601 formulas (numpy, no OpenCV conversion).
 """

@@ -43,7 +43,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from fer_ros.bench.stats import proc_memory_mb  # noqa: E402
-from fer_ros.ros.image_convert import fill_image_msg  # noqa: E402
+from fer_ros.core.image_convert import fill_image_msg  # noqa: E402
 
 _RUNNING: list[subprocess.Popen] = []
 

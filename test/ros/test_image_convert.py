@@ -11,17 +11,16 @@ import pytest
 sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="ROS 2 messages not installed (make setup)")
 from image_messages import PATCHES_BGR, make_msg, message_in, patch_image, patch_interiors  # noqa: E402
 
-from fer_ros.ros.image_convert import (  # noqa: E402
-    CV_BRIDGE_ERROR,
+from fer_ros.core.image_convert import (  # noqa: E402
     SUPPORTED_ENCODINGS,
     ImageConversionError,
-    ImageConverter,
     compressed_to_bgr,
     encode_compressed,
     fill_image_msg,
     image_to_array,
     image_to_bgr,
 )
+from fer_ros.ros.image_converter import CV_BRIDGE_ERROR, ImageConverter  # noqa: E402
 
 RNG = np.random.default_rng(0)
 BGR = RNG.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
@@ -281,7 +280,7 @@ def test_auto_hands_other_encodings_to_cv_bridge(encoding: str, dtype, channels:
 
 def test_passthrough_arrays_from_cv_bridge_map_to_bgr() -> None:
     """What the cv_bridge converter does with the generic encodings' arrays (runs without cv_bridge)."""
-    from fer_ros.ros.image_convert import _generic_to_bgr
+    from fer_ros.ros.image_converter import _generic_to_bgr
 
     floats = np.array([[0.0, 0.5], [1.0, 2.0]], np.float32)  # 32FC1 in 0..1; out of range saturates
     np.testing.assert_array_equal(_generic_to_bgr(floats)[:, :, 1], [[0, 128], [255, 255]])

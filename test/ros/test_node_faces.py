@@ -14,9 +14,9 @@ from image_messages import message_in, patch_image, patch_interiors
 from ros_harness import answer, node_health, perception_session, same_stamp, stamp_key, wait_matched
 
 from fer_ros.core.boxes import box_iou as iou
+from fer_ros.core.image_convert import image_to_bgr
 from fer_ros.core.labels import EMOTION_LABELS
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import image_to_bgr
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 81

@@ -15,7 +15,7 @@ from ros_harness import RosProbe, answer, node_health, perception_session, wait_
 
 from fer_ros.bench.decode_guard import png_bomb
 from fer_ros.core.boxes import box_iou as iou
-from fer_ros.ros.image_convert import encode_compressed
+from fer_ros.core.image_convert import encode_compressed
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82

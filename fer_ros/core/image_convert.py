@@ -1,10 +1,13 @@
-"""Conversion between sensor_msgs images and numpy arrays: the builtin converter, and cv_bridge where it exists.
+"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge and without ROS.
+
+The functions only read and write the fields of ``sensor_msgs/Image`` / ``CompressedImage`` (``encoding``,
+``width``, ``height``, ``step``, ``is_bigendian``, ``data``, ``format``), so the same code serves rclpy
+messages in the node (``fer_ros/ros``) and the ``rosbags`` message classes of the bag reader (``fer_ros/bag``).
 
 ``image_to_bgr`` (builtin) views the message buffer in place (no copy for ``bgr8``), honouring ``step`` (row
 padding) and ``is_bigendian``, and converts other encodings (colour orders, grey, Bayer mosaics, YUV 4:2:2)
 to BGR with one OpenCV call; 16-bit data is scaled to 8 bit as cv_bridge does (x * 255 / 65535).
-``ImageConverter`` picks per message: ``builtin``, ``cv_bridge`` (imported only when it is importable), or
-``auto`` = builtin for the encodings it covers (faster) and cv_bridge for the others.
+The node's choice between this builtin converter and cv_bridge is ``fer_ros/ros/image_converter.py``.
 ``compressed_to_bgr`` decodes JPEG/PNG with OpenCV once their header says the size is allowed.
 Every malformed message raises ``ImageConversionError`` whose ``problem`` is a short key (for
 throttled logging) and whose text names what is wrong.
@@ -65,7 +68,8 @@ SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 SCALE_16_TO_8 = 255.0 / 65535.0  # cv_bridge's 16 -> 8 bit scaling (rounded)
 
 
-def _check_size(width: int, height: int, max_pixels: int) -> None:
+def check_size(width: int, height: int, max_pixels: int) -> None:
+    """Raise ImageConversionError for a zero-size image or one with more than ``max_pixels`` pixels."""
     if width <= 0 or height <= 0:
         raise ImageConversionError("zero_size", f"zero-size image ({width}x{height})")
     if width * height > max_pixels:
@@ -86,7 +90,7 @@ def image_to_array(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
             f"unknown encoding {msg.encoding!r} (supported: {', '.join(SUPPORTED_ENCODINGS)})",
         )
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    _check_size(width, height, max_pixels)
+    check_size(width, height, max_pixels)
     if layout.channels == 2 and width % 2:
         raise ImageConversionError("bad_geometry", f"{msg.encoding} needs an even width, got {width}")
     if msg.encoding.startswith("bayer_") and (width < 2 or height < 2):
@@ -133,83 +137,6 @@ def image_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     return cv2.cvtColor(source, layout.to_bgr)
 
 
-def _generic_to_bgr(image: np.ndarray) -> np.ndarray:
-    """A cv_bridge passthrough array (8/16-bit integers or floats in 0..1; 1, 3 or 4 channels) as BGR uint8."""
-    if image.dtype == np.uint16:
-        image = cv2.convertScaleAbs(image, alpha=SCALE_16_TO_8)
-    elif image.dtype.kind == "f":
-        image = np.clip(np.nan_to_num(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ImageConversionError("unknown_encoding", f"no BGR view of {image.dtype} image data")
-    if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 3:
-        return image
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    raise ImageConversionError("unknown_encoding", f"no BGR view of a {image.shape[2]}-channel image")
-
-
-try:  # cv_bridge comes with a ROS install (ros-<distro>-cv-bridge); the PyPI copy may fail on import
-    from cv_bridge import CvBridge, CvBridgeError
-
-    CV_BRIDGE_ERROR = ""
-except Exception as _exc:  # noqa: BLE001 - any import failure means: not usable here
-    CvBridge = CvBridgeError = None
-    CV_BRIDGE_ERROR = f"{type(_exc).__name__}: {_exc}"
-
-IMAGE_CONVERTERS: tuple[str, ...] = ("auto", "cv_bridge", "builtin")
-_GENERIC = tuple(f"{depth}C{n}" for depth in ("8U", "8S", "16U", "16S", "32S", "32F", "64F") for n in (1, 2, 3, 4))
-
-
-class ImageConverter:
-    """sensor_msgs/Image -> (H, W, 3) uint8 BGR with the chosen converter (``IMAGE_CONVERTERS``).
-
-    ``auto`` uses the builtin converter for ``SUPPORTED_ENCODINGS`` (measured 2.6x faster than cv_bridge for
-    640x480 rgb8, same output) and cv_bridge for every other encoding. Raises ValueError at construction
-    when ``cv_bridge`` is asked for and cannot be imported.
-    """
-
-    def __init__(self, choice: str = "auto") -> None:
-        if choice not in IMAGE_CONVERTERS:
-            raise ValueError(f"image_converter {choice!r} is not one of: {', '.join(IMAGE_CONVERTERS)}")
-        if choice == "cv_bridge" and CvBridge is None:
-            raise ValueError(f"image_converter cv_bridge: cv_bridge cannot be imported ({CV_BRIDGE_ERROR})")
-        self.choice = choice
-        self._bridge = CvBridge() if CvBridge is not None and choice != "builtin" else None
-
-    def describe(self) -> str:
-        if self.choice == "builtin":
-            return "builtin"
-        if self.choice == "cv_bridge":
-            return "cv_bridge for every encoding"
-        other = "cv_bridge for other encodings" if self._bridge else f"no cv_bridge ({CV_BRIDGE_ERROR})"
-        return f"auto: builtin for {len(SUPPORTED_ENCODINGS)} encodings, {other}"
-
-    def __call__(self, msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-        if self.choice == "builtin" or (self.choice == "auto" and msg.encoding in _ENCODINGS):
-            return image_to_bgr(msg, max_pixels)
-        if self._bridge is None:
-            raise ImageConversionError(
-                "unknown_encoding", f"unknown encoding {msg.encoding!r}: the builtin converter supports "
-                f"{', '.join(SUPPORTED_ENCODINGS)}; cv_bridge, which would convert the others, is not "
-                f"available ({CV_BRIDGE_ERROR})")
-        return self._with_cv_bridge(msg, max_pixels)
-
-    def _with_cv_bridge(self, msg, max_pixels: int) -> np.ndarray:
-        _check_size(int(msg.width), int(msg.height), max_pixels)
-        try:
-            if msg.encoding in _GENERIC:  # no colour meaning: cv_bridge refuses "bgr8", we map it ourselves
-                return _generic_to_bgr(self._bridge.imgmsg_to_cv2(msg, desired_encoding="passthrough"))
-            return self._bridge.imgmsg_to_cv2(msg, desired_encoding="bgr8")
-        except (CvBridgeError, TypeError, ValueError, cv2.error) as exc:
-            if isinstance(exc, ImageConversionError):
-                raise
-            raise ImageConversionError(
-                "cv_bridge", f"cv_bridge cannot convert {msg.width}x{msg.height} {msg.encoding!r} to bgr8: "
-                f"{exc}") from None
-
-
 def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode a sensor_msgs/CompressedImage (jpeg, png) into a (H, W, 3) uint8 BGR image.
 
@@ -233,7 +160,7 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     except ValueError as exc:
         raise ImageConversionError(
             "corrupt_compressed", f"cannot decode compressed image of {data.size} bytes: {exc}") from None
-    _check_size(header.width, header.height, max_pixels)
+    check_size(header.width, header.height, max_pixels)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageConversionError(
