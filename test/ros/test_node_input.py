@@ -116,3 +116,18 @@ def test_explicit_reliability_never_changes(tmp_path):
     finally:
         probe.close()
         assert node.stop() == 0, node.log_tail()
+
+
+def test_matching_rule_is_rosbag2s():
+    """Reliable only when every publisher is; best effort with none (it matches any publisher later)."""
+    from rclpy.qos import ReliabilityPolicy as R
+
+    from fer_ros.ros.image_input import match_publishers, transport_topic
+
+    assert match_publishers([])[0] == R.BEST_EFFORT
+    assert match_publishers([R.RELIABLE])[0] == R.RELIABLE
+    assert match_publishers([R.RELIABLE, R.RELIABLE]) == (R.RELIABLE, "2 publishers, all reliable")
+    assert match_publishers([R.RELIABLE, R.BEST_EFFORT]) == (R.BEST_EFFORT, "2 publishers, 1 best effort")
+    assert match_publishers([R.BEST_EFFORT])[0] == R.BEST_EFFORT
+    assert transport_topic("/cam/image", "compressed")[1] == "/cam/image/compressed"
+    assert transport_topic("/cam/image", "raw")[1] == "/cam/image"
