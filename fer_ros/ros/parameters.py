@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # not there, so that this table imports no ROS
 RELIABILITIES: tuple[str, ...] = ("auto", "best_effort", "reliable")
 TRANSPORTS: tuple[str, ...] = ("raw", "compressed")
+IMAGE_CONVERTERS: tuple[str, ...] = ("auto", "cv_bridge", "builtin")  # fer_ros/ros/image_converter.py
 
 _PIPELINE_DEFAULTS = PipelineConfig()
 _TRACKER_DEFAULTS = TrackerConfig()
@@ -75,6 +76,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "publishers come and go", "node", choices=RELIABILITIES, read_only=True),
     ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
+    ParamSpec("image_converter", "auto", "sensor_msgs/Image to BGR: builtin (numpy/OpenCV, faster), cv_bridge, or "
+              "auto = builtin for the encodings it covers and cv_bridge (where installed) for the others", "node",
+              choices=IMAGE_CONVERTERS, read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
     _pipe("detector", "face detector: blazeface = MediaPipe BlazeFace short range, blazeface-full = its full-range "
           "model (yunet needs detector_model)", choices=DETECTORS),

@@ -4,7 +4,8 @@ A terminal's Ctrl-C sends SIGINT to the whole process group and ``ros2 launch`` 
 each child (then SIGTERM if it is still running). rclpy's own handlers turn each SIGINT into a
 ``KeyboardInterrupt`` wherever the main thread happens to be, e.g. inside ``destroy_node`` during the
 shutdown the first one started. Here the signals only set a flag: the spin loop checks it, and the
-shutdown that follows runs to its end, whatever else arrives.
+shutdown that follows runs to its end with every further signal ignored (also while the interpreter
+exits, where Python would otherwise restore the default action and die by the signal).
 """
 
 from __future__ import annotations
