@@ -7,7 +7,7 @@ ENV := source scripts/env.sh &&
 .PHONY: help setup build test lint demo bench models clean colcon-test debian-check
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup:  ## virtual environment with pinned ROS 2 Kilted wheels and python dependencies
 	@bash scripts/setup_env.sh
@@ -23,6 +23,9 @@ test: build lint  ## build, lint, then every test (unit, ROS over DDS, models, C
 
 colcon-test: setup  ## `colcon test` runs the pytest suite (BUILD_TESTING=ON build in build/colcon-test/)
 	@bash scripts/check_colcon_test.sh $(PYTEST_ARGS)
+
+debian-check:  ## core, node and foundation tests on Debian's apt python3-opencv 4.6 / python3-numpy (own venv)
+	@bash scripts/check_debian_stack.sh $(PYTEST_ARGS)
 
 demo: build  ## run the node on a generated camera stream and print what /faces/emotion carries
 	@$(ENV) python -m fer_ros.ros.demo $(DEMO_ARGS)

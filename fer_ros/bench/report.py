@@ -39,6 +39,7 @@ def environment() -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__, "opencv": cv2.__version__, "onnxruntime": onnxruntime.__version__,
+        "onnxruntime_providers": onnxruntime.get_available_providers(),
         "fer_ros": fer_ros.__version__,
         "loadavg_start": list(os.getloadavg()),
     }
@@ -93,12 +94,17 @@ def _f(v, digits: int = 1) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _gender_text(gender_every: int) -> str:
+    return "every frame" if gender_every <= 1 else f"per track (every {gender_every})"
+
+
 def markdown(result: dict) -> str:
     """The measured part of BENCHMARKS.md."""
     env, s = result["environment"], result["summary"]
     lines = [f"Measured {env['date_utc']} on {env['machine']} ({env['platform']}); Python {env['python']}, "
              f"numpy {env['numpy']}, OpenCV {env['opencv']}, onnxruntime {env['onnxruntime']}, "
              f"rclpy {env.get('rclpy') or 'n/a'}, fer_ros {env['fer_ros']}. Mode: {result['mode']}. "
+             f"Execution providers: {', '.join(result.get('providers', ['cpu']))}. "
              f"Load average at start {', '.join(f'{x:.1f}' for x in env['loadavg_start'])}"
              f"{', at end ' + ', '.join(f'{x:.1f}' for x in env['loadavg_end']) if 'loadavg_end' in env else ''}"
              " (the 2 cores are shared with other jobs: read p50 rather than p95).", "",
@@ -122,7 +128,7 @@ def markdown(result: dict) -> str:
         lines += ["", f"Fastest stream configuration with per-frame recall >= 0.9: **{lever['fps_mean']:.1f} fps** "
                   f"mean (detector {lever['config'].get('detector', 'default')}, settings "
                   f"{lever['detector_attrs'] or 'as shipped'}, full detection every {lever['every']} frames, gender "
-                  f"{'once per track' if lever['gender_per_track'] else 'every frame'}; recall {lever['recall']:.3f})."]
+                  f"{_gender_text(lever.get('gender_every', 1))}; recall {lever['recall']:.3f})."]
     if s.get("fer_error"):
         lines += ["", f"`fer` baseline: {s['fer_error']}"]
     lines += ["", "### Per stage, 640x480 (p50 / p95 ms; `frame` = pipeline + tracking)", ""]
@@ -164,7 +170,7 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {name} | {r['every']} | | error: {r['error']} | | | | |")
                 continue
             fm = r["frame_ms"]
-            per_track = "per track" if r.get("gender_per_track") else "every frame"
+            per_track = _gender_text(r.get("gender_every", 1))
             lines.append(f"| {name} | {r['every']} | {per_track} | {_f(fm['p50'], 2)} / {_f(fm['p95'], 2)} | "
                          f"{_f(r['fps_mean'])} | "
                          f"{_f(r['recall'], 3)} | {r['false_positives']} | {r['new_face_delay_frames']} |")

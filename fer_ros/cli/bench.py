@@ -28,6 +28,10 @@ from fer_ros.bench.fer_baseline import default_venv, run_fer, setup_venv
 from fer_ros.bench.frames import face_crops, make_frames
 from fer_ros.bench.keyframe import measure_stream
 from fer_ros.bench.stages import StageJob, run_isolated, run_job
+from fer_ros.cli.options import add_providers_argument
+from fer_ros.core.config import PipelineConfig
+from fer_ros.core.onnx_session import resolve_providers
+from fer_ros.core.tracking import TrackerConfig
 
 REPO = Path(__file__).resolve().parents[2]
 # Bench-side detector settings that PipelineConfig does not expose yet (proposed to the core, see BENCHMARKS.md):
@@ -60,7 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--yunet-model", default=str(DEFAULT_YUNET) if DEFAULT_YUNET.is_file() else "",
                    help="YuNet .onnx for the yunet rows (default: ../shared/models/face_detection_yunet.onnx)")
     p.add_argument("--threads", default="1,2", help="intra-op thread counts to measure per stage")
-    p.add_argument("--detectors", default="haar,mtcnn,yunet", help="detectors for the per-stage rows")
+    p.add_argument("--detectors", default="haar,mtcnn,blazeface,blazeface-full,yunet",
+                   help="detectors for the per-stage rows")
     p.add_argument("--skip-fer", action="store_true", help="do not run the fer package baseline")
     p.add_argument("--setup-fer", action="store_true", help="create the fer baseline venv when missing (slow)")
     p.add_argument("--fer-venv", type=Path, default=None, help="fer baseline venv (default $FER_BASELINE_VENV or "
@@ -69,34 +74,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--stream-seconds", type=float, default=None, help="override the 30 fps stream duration")
     p.add_argument("--e2e-param", action="append", default=[], help="extra node parameter NAME:=VALUE")
     p.add_argument("--update-md", type=Path, default=None, help="write the tables into this markdown file")
+    add_providers_argument(p)  # for every fer_ros configuration (the Arriaga baseline stays on cpu, as published)
     return p.parse_args(argv)
 
 
 def _stage_jobs(args, mode) -> list[StageJob]:
-    from fer_ros.core.config import PipelineConfig
-
     frames, repeats, warmup = mode[:3]
     counts = (0, 4) if args.tiny else (0, 1, 4, 8)
     default = PipelineConfig()
     detectors = [d for d in args.detectors.split(",") if d and (d != "yunet" or args.yunet_model)]
     threads = [1] if args.tiny else [int(t) for t in args.threads.split(",")]
     common = dict(face_counts=counts, frames=frames, repeats=repeats, warmup=warmup, seed=args.seed, faces=args.faces)
+    on = {"providers": args.providers}
     jobs = []
     for t in threads:
         cpus = (0,) if t == 1 else tuple(range(min(t, os.cpu_count() or 1)))
-        jobs.append(StageJob(f"default ({default.detector})", {}, threads=t, cpus=cpus, **common))
+        jobs.append(StageJob(f"default ({default.detector})", on, threads=t, cpus=cpus, **common))
         if args.tiny:
             cfg, attrs = TUNED["haar-tuned"]
-            jobs.append(StageJob("haar-tuned", cfg, threads=t, cpus=cpus, detector_attrs=attrs, **common))
+            jobs.append(StageJob("haar-tuned", {**cfg, **on}, threads=t, cpus=cpus, detector_attrs=attrs, **common))
             continue
         for det in detectors:
             if det == default.detector:
                 continue
-            cfg = {"detector": det, **({"detector_model": args.yunet_model} if det == "yunet" else {})}
+            cfg = {"detector": det, **({"detector_model": args.yunet_model} if det == "yunet" else {}), **on}
             jobs.append(StageJob(det, cfg, threads=t, cpus=cpus, **common))
         if t == 1:
             for name, (cfg, attrs) in TUNED.items():
-                jobs.append(StageJob(name, cfg, threads=t, cpus=cpus, detector_attrs=attrs, **common))
+                jobs.append(StageJob(name, {**cfg, **on}, threads=t, cpus=cpus, detector_attrs=attrs, **common))
     jobs.append(StageJob("arriaga", {"baseline": "arriaga"}, threads=1, cpus=(0,),
                          **{**common, "face_counts": tuple(c for c in counts if c > 0) or (1,)}))
     return jobs
@@ -105,11 +110,13 @@ def _stage_jobs(args, mode) -> list[StageJob]:
 def _run_e2e(args, mode, out_dir: Path) -> dict:
     seconds = args.stream_seconds if args.stream_seconds is not None else mode[5]
     out = out_dir / "e2e.json"
-    cmd = [sys.executable, "-m", "fer_ros.ros.bench_e2e", "drive", "--json", str(out), "--out-dir", str(out_dir),
+    cmd = [sys.executable, "-m", "fer_ros.bench.e2e", "drive", "--json", str(out), "--out-dir", str(out_dir),
            "--faces", args.faces, "--seed", str(args.seed), "--latency-frames", str(mode[4]),
            "--soak-seconds", str(seconds), "--warmup", "3" if args.tiny else "10",
            "--distinct-frames", "2" if args.tiny else "10", "--node-cpus", "0",
            "--driver-cpus", "1" if (os.cpu_count() or 1) > 1 else "0"]
+    if args.providers != PipelineConfig().providers:
+        cmd += ["--param", f"providers:=[{','.join(args.providers)}]"]
     for p in args.e2e_param:
         cmd += ["--param", p]
     out.unlink(missing_ok=True)
@@ -150,7 +157,7 @@ def _summary(result: dict) -> dict:
     levers = [r for r in result.get("stream_levers", []) if "error" not in r and (r["recall"] or 0.0) >= 0.9]
     if levers:
         top = max(levers, key=lambda r: r["fps_mean"])
-        s["best_stream_lever"] = {k: top[k] for k in ("config", "every", "gender_per_track", "detector_attrs",
+        s["best_stream_lever"] = {k: top[k] for k in ("config", "every", "gender_every", "detector_attrs",
                                                       "fps_mean", "recall")}
     s["recall_ours"] = arriaga.get("recall_ours")
     s["recall_arriaga"] = arriaga.get("recall_other")
@@ -177,6 +184,11 @@ def _summary(result: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        resolve_providers(args.providers)  # a missing provider: stop here with the reason, not in every job
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     mode_name = "tiny" if args.tiny else "quick" if args.quick else "full"
     mode = MODES[mode_name]
     out_dir = args.out_dir.resolve()
@@ -184,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.json or out_dir / "bench.json"
     started = time.time()
     result: dict = {"mode": mode_name, "environment": report.environment(), "faces": face_crops(args.faces)[0],
-                    "stages": [], "comparison": {}}
+                    "providers": list(args.providers), "stages": [], "comparison": {}}
     jobs = _stage_jobs(args, mode)
     for job in tqdm(jobs, desc="per-stage timing", unit="config"):
         result["stages"].append(run_job(job))
@@ -198,19 +210,23 @@ def main(argv: list[str] | None = None) -> int:
     result["stream_levers"] = []
     haar, haar_attrs = TUNED["haar-tuned"]
     mtcnn, mtcnn_attrs = TUNED["mtcnn-tuned"]
+    g = TrackerConfig().gender_every  # gender once per track, refreshed every g frames (1 = every frame)
     if args.tiny:
-        configs = [(haar, 2, True, haar_attrs)]
+        configs = [(haar, 2, g, haar_attrs)]
     else:
-        # (config, k, gender once per track, detector settings)
-        configs = [({}, 1, False, {}), ({}, 5, False, {}), (haar, 5, True, haar_attrs), (mtcnn, 1, False, {}),
-                   (mtcnn, 5, False, {}), (mtcnn, 5, True, mtcnn_attrs), (mtcnn, 10, True, mtcnn_attrs)]
+        # (config, k, gender_every, detector settings)
+        configs = [({}, 1, 1, {}), ({}, 1, g, {}), ({}, 5, 1, {}), ({}, 5, g, {}), (haar, 5, g, haar_attrs),
+                   (mtcnn, 1, 1, {}), (mtcnn, 1, g, {}), (mtcnn, 5, 1, {}), (mtcnn, 5, g, mtcnn_attrs),
+                   (mtcnn, 10, g, mtcnn_attrs)]
         if args.yunet_model and "yunet" in args.detectors:
             yunet = {"detector": "yunet", "detector_model": args.yunet_model}
-            configs += [(yunet, 1, False, {}), (yunet, 5, True, {})]
-    for cfg, every, per_track, attrs in tqdm(configs, desc="keyframe lever on a moving-face stream", unit="config"):
-        r = run_isolated(measure_stream, (cfg, every, 4, mode[6], args.seed, args.faces, 1, (0,), per_track, attrs,
-                                          mode[7]))
-        result["stream_levers"].append({"config": cfg, "every": every, "gender_per_track": per_track,
+            configs += [(yunet, 1, 1, {}), (yunet, 5, g, {})]
+    for cfg, every, gender_every, attrs in tqdm(configs, desc="keyframe lever on a moving-face stream",
+                                                unit="config"):
+        cfg = {**cfg, "providers": args.providers}
+        r = run_isolated(measure_stream, (cfg, every, 4, mode[6], args.seed, args.faces, 1, (0,), gender_every,
+                                          attrs, mode[7]))
+        result["stream_levers"].append({"config": cfg, "every": every, "gender_every": gender_every,
                                         "detector_attrs": attrs, **r})
 
     if args.skip_fer:

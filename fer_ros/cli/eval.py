@@ -14,8 +14,19 @@ one track (``--temporal-window`` frames, default the whole sequence). ``n`` then
 JSON keys: ``n`` (images), ``accuracy``, ``macro_recall``, ``per_class`` ({label: {n, recall,
 precision}}), ``confusion`` (rows = true label, columns = predicted, in ``labels`` order; photos
 without a face are not in it), ``labels``, ``faces_found`` (images with at least one face), plus the
-settings used (``task``, ``mode``, ``model``, ``detector``, ``crop``, ``dataset``). A confusion-matrix
-PNG is written next to the JSON (or to ``--png``).
+settings used (``task``, ``mode``, ``model``, ``detector``, ``crop``, ``dataset``, ``protocol``,
+``temperature``). A confusion-matrix PNG is written next to the JSON (or to ``--png``).
+
+A FER+ folder (``label.csv`` with the 10 annotator votes, images next to it) is read with the FER+
+**majority** protocol (Barsoum et al. 2016; ``fer_ros.training.ferplus``): ``fer-ros-eval
+../shared/data/ferplus/val --task emotion --json OUT.json`` is the FER+ val accuracy.
+
+``--calibration`` adds ``calibration`` (expected calibration error over 15 confidence bins, NLL, the
+bins) and writes a reliability diagram PNG (``--reliability-png``, default ``<json>_reliability.png``);
+``--temperature T`` overrides the model's calibration temperature (1 = uncalibrated), and
+``--fit-temperature`` also fits the temperature that minimises the NLL on this data set
+(``fitted_temperature``, ``calibration_fitted``): fit it on a dev set only, then store it with
+``fer-ros-export --temperature``.
 """
 
 from __future__ import annotations
@@ -23,19 +34,32 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
+from fer_ros.core.calibration import apply_temperature, calibration
+from fer_ros.core.calibration import fit_temperature as fit_nll_temperature
 from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
-from fer_ros.core.config import PipelineConfig
+from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.detectors import create_detector
-from fer_ros.core.face_crop import crop_chip, get_policy
+from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.image_input import image_files
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
+from fer_ros.training.ferplus import ferplus_items, is_ferplus_folder
+
+# detection settings of --mode photos: the product's default detector, at full resolution with small faces
+# allowed; training's end-to-end dev check (fer_ros.training.product_crops.photo_chips) uses the same
+PHOTO_DETECTION = PipelineConfig(detection_scale=1.0, min_face_size=20, max_faces=100)
 
 
 def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:
+    """(image, label index) of a ``<class>/<image>`` folder, or of a FER+ folder (majority protocol)."""
+    if is_ferplus_folder(root):
+        return ferplus_items(root, labels, limit)
     items = []
     for index, label in enumerate(labels):
         folder = root / label
@@ -94,6 +118,31 @@ def save_confusion_png(result: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def save_reliability_png(cal: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = cal["bins"]
+    centres = (np.arange(bins) + 0.5) / bins
+    acc = np.array([np.nan if a is None else a for a in cal["accuracy"]])
+    fig, (ax, ax_n) = plt.subplots(2, 1, figsize=(4.5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.bar(centres, np.nan_to_num(acc), width=1.0 / bins, edgecolor="black", color="tab:blue", label="accuracy")
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"{title}\nECE {cal['ece']:.3f}, NLL {cal['nll']:.3f}", fontsize=9)
+    ax_n.bar(centres, cal["counts"], width=1.0 / bins, color="tab:gray")
+    ax_n.set_xlabel("top-1 confidence")
+    ax_n.set_ylabel("faces")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def paste_on_canvas(image: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
     """Centre ``image`` on a mid-gray canvas (width, height), shrinking it if it does not fit."""
     cw, ch = canvas
@@ -108,28 +157,33 @@ def paste_on_canvas(image: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def largest(detections):
-    return max(detections, key=lambda d: d.box[2] * d.box[3]) if detections else None
-
-
-def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str = "haar",
-             detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20, crop: str = "",
+def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str = PHOTO_DETECTION.detector,
+             detector_model: str = "", detection_scale: float = PHOTO_DETECTION.detection_scale,
+             min_face_size: int = PHOTO_DETECTION.min_face_size, crop: str = "",
              canvas: tuple[int, int] | None = None, upscale: float = 1.0, limit: int = 0, num_threads: int = 1,
-             batch: int = 128, progress: bool = True) -> dict:
+             batch: int = 128, progress: bool = True, providers: tuple[str, ...] = DEFAULT_PROVIDERS,
+             temperature: float | None = None, fit_temperature: bool = False) -> dict:
     from tqdm import tqdm
+
+    providers = resolve_providers(providers)  # once: one warning for a missing provider with a fall-back
 
     cls: type[FaceClassifier] = EmotionClassifier if task == "emotion" else GenderClassifier
     default = PipelineConfig()
     clf = cls.from_model(model or (default.emotion_model if task == "emotion" else default.gender_model),
-                         num_threads)
+                         num_threads, providers)
+    if temperature is not None:
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        clf.temperature = temperature
     items = list_dataset(dataset, tuple(clf.labels), limit)
     true = np.array([label for _, label in items])
     pred = np.full(len(items), -1)
+    probabilities = np.zeros((len(items), len(clf.labels)), np.float32)
     det = None
     if mode == "photos":
-        det = create_detector(PipelineConfig(detector=detector, detector_model=detector_model,
-                                             detection_scale=detection_scale, min_face_size=min_face_size,
-                                             max_faces=100, num_threads=num_threads))
+        det = create_detector(replace(PHOTO_DETECTION, detector=detector, detector_model=detector_model,
+                                      detection_scale=detection_scale, min_face_size=min_face_size,
+                                      num_threads=num_threads, providers=providers))
     policy = get_policy(crop or clf.spec.face_crop)
     bar = tqdm(total=len(items), desc=f"{task}/{mode}", unit="img", disable=not progress, file=sys.stderr)
     for start in range(0, len(items), batch):
@@ -147,16 +201,25 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
                     image = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
                 if canvas:
                     image = paste_on_canvas(image, canvas)
-                face = largest(det.detect(image))
-                if face is not None:
-                    chips.append(crop_chip(image, face, policy, tuple(clf.input_size)))
+                chip = largest_face_chip(image, det.detect(image), policy, tuple(clf.input_size))
+                if chip is not None:
+                    chips.append(chip)
                     where.append(start + offset)
         if chips:
-            pred[where] = clf.predict(chips).argmax(axis=1)
+            probabilities[where] = clf.predict(chips)
+            pred[where] = probabilities[where].argmax(axis=1)
         bar.update(len(chunk))
     bar.close()
     result = metrics(true, pred, tuple(clf.labels))
-    result.update(task=task, mode=mode, model=clf.spec.name, dataset=str(dataset),
+    found = pred >= 0
+    result["calibration"] = asdict(calibration(probabilities[found], true[found])) if found.any() else None
+    if fit_temperature and found.any():
+        base = apply_temperature(probabilities[found], 1.0 / clf.temperature)  # back to temperature 1
+        fitted = fit_nll_temperature(base, true[found])
+        result["fitted_temperature"] = fitted
+        result["calibration_fitted"] = asdict(calibration(apply_temperature(base, fitted), true[found]))
+    result.update(task=task, mode=mode, model=clf.spec.name, dataset=str(dataset), temperature=clf.temperature,
+                  protocol="ferplus-majority" if is_ferplus_folder(dataset) else "class folders",
                   detector=detector if mode == "photos" else "",
                   detection_scale=detection_scale if mode == "photos" else 1.0,
                   crop=policy.name if mode == "photos" else "whole image",
@@ -167,7 +230,8 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
 
 def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "", detector: str = "mtcnn",
                        detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20,
-                       crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True) -> dict:
+                       crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True,
+                       providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
     """Accuracy on ``<class>/<sequence>/<frames>`` (``n`` = sequences).
 
     Without ``temporal_model`` the single-frame model classifies the last frame; with it the temporal model
@@ -184,11 +248,12 @@ def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "",
     from fer_ros.core.temporal import TemporalModel, TemporalTracker
 
     default = PipelineConfig()
+    providers = resolve_providers(providers)  # once: one warning for a missing provider with a fall-back
     pipe = Pipeline(PipelineConfig(detector=detector, detector_model=detector_model, detection_scale=detection_scale,
                                    min_face_size=min_face_size, max_faces=100, emotion_model=model or
                                    default.emotion_model, gender_model="", emotion_crop=crop,
-                                   num_threads=num_threads))
-    temporal = TemporalModel.from_model(temporal_model, num_threads) if temporal_model else None
+                                   num_threads=num_threads, providers=providers))
+    temporal = TemporalModel.from_model(temporal_model, num_threads, providers) if temporal_model else None
     labels = tuple(temporal.labels if temporal else pipe.emotion_labels)
     sequences = list_sequences(dataset, labels)
     true = np.array([s.label for s in sequences])
@@ -233,11 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, required=True, help="write the metrics here")
     parser.add_argument("--png", type=Path, default=None, help="confusion matrix (default: JSON path .png)")
     parser.add_argument("--model", default="", help="registry name or .onnx path (default: the task's default)")
-    parser.add_argument("--detector", default="", choices=("", "haar", "mtcnn", "yunet"),
-                        help="default: haar (photos), mtcnn (sequences)")
+    parser.add_argument("--detector", default="", choices=("", *DETECTORS),
+                        help=f"default: {PHOTO_DETECTION.detector} (photos, the product default), mtcnn (sequences)")
     parser.add_argument("--detector-model", default="", help="YuNet .onnx path")
-    parser.add_argument("--detection-scale", type=float, default=1.0)
-    parser.add_argument("--min-face-size", type=int, default=20)
+    parser.add_argument("--detection-scale", type=float, default=PHOTO_DETECTION.detection_scale)
+    parser.add_argument("--min-face-size", type=int, default=PHOTO_DETECTION.min_face_size)
     parser.add_argument("--crop", default="", help="crop policy (photos mode; default: the model's)")
     parser.add_argument("--canvas", default="", help="photos mode: paste each image centred on a WxH gray "
                         "canvas first (e.g. 640x480), to test detection on crops that fill the image")
@@ -250,12 +315,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporal-window", type=int, default=0, help="sequences mode: frames per window "
                         "(default 0: the whole sequence)")
     parser.add_argument("--threads", type=int, default=1)
+    add_providers_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--calibration", action="store_true", help="reliability diagram PNG and ECE")
+    parser.add_argument("--reliability-png", type=Path, default=None,
+                        help="reliability diagram (default: <json>_reliability.png)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="calibration temperature instead of the model's own (1 = uncalibrated)")
+    parser.add_argument("--fit-temperature", action="store_true",
+                        help="also fit the NLL-optimal temperature on this data set (a dev set only)")
     args = parser.parse_args(argv)
     if not args.dataset.is_dir():
         parser.error(f"dataset folder {args.dataset} does not exist")
     canvas = tuple(int(v) for v in args.canvas.lower().split("x")) if args.canvas else None
-    args.detector = args.detector or ("mtcnn" if args.mode == "sequences" else "haar")
+    args.detector = args.detector or ("mtcnn" if args.mode == "sequences" else PHOTO_DETECTION.detector)
     if args.temporal_model and args.mode != "sequences":
         parser.error("--temporal-model needs --mode sequences")
     if args.mode == "sequences" and args.task != "emotion":
@@ -264,11 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "sequences":
             result = evaluate_sequences(args.dataset, args.model, args.temporal_model, args.detector,
                                         args.detector_model, args.detection_scale, args.min_face_size, args.crop,
-                                        args.temporal_window, args.threads, progress=not args.quiet)
+                                        args.temporal_window, args.threads, progress=not args.quiet,
+                                        providers=args.providers)
         else:
             result = evaluate(args.dataset, args.task, args.mode, args.model, args.detector, args.detector_model,
                               args.detection_scale, args.min_face_size, args.crop, canvas, args.upscale,
-                              args.limit, args.threads, progress=not args.quiet)
+                              args.limit, args.threads, progress=not args.quiet, providers=args.providers,
+                              temperature=args.temperature, fit_temperature=args.fit_temperature)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -278,6 +353,16 @@ def main(argv: list[str] | None = None) -> int:
     save_confusion_png(result, png, f"{args.task} / {args.mode}: {result['model']}")
     print(f"{args.task} {args.mode}: n={result['n']} accuracy={result['accuracy']:.4f} "
           f"macro_recall={result['macro_recall']:.4f} faces_found={result['faces_found']} -> {args.json}, {png}")
+    if (args.calibration or args.fit_temperature) and result.get("calibration"):
+        reliability = args.reliability_png or args.json.with_name(args.json.stem + "_reliability.png")
+        save_reliability_png(result["calibration"], reliability,
+                             f"{result['model']} (T={result['temperature']:.3g})")
+        line = f"calibration: ECE={result['calibration']['ece']:.4f} NLL={result['calibration']['nll']:.4f}"
+        if "fitted_temperature" in result:
+            fitted = result["calibration_fitted"]
+            line += (f"; fitted temperature {result['fitted_temperature']:.4f}: ECE={fitted['ece']:.4f} "
+                     f"NLL={fitted['nll']:.4f}")
+        print(f"{line} -> {reliability}")
     return 0
 
 

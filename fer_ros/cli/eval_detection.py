@@ -1,6 +1,17 @@
 """fer-ros-eval-detection: face-detector recall and single-thread time on composited 640x480 frames.
 
     python -m fer_ros.cli.eval_detection FACES_DIR --json OUT.json [--configs haar@1.0,haar@0.5,...]
+    python -m fer_ros.cli.eval_detection --photos ../shared/data/detection_dev --json OUT.json [--configs ...]
+    python -m fer_ros.cli.eval_detection --photos ../shared/data/tcce_dev --one-face --json OUT.json
+
+``--photos DIR``: real photos instead of composites. With ``DIR/boxes.json`` ({file: [[x, y, w, h], ...]},
+images under ``DIR/images``; detection_dev) a face is found when a detection overlaps its box with
+IoU >= 0.4 or has its centre inside it (one-to-one, best IoU first; the rule of detection_dev's SOURCE.txt),
+every other detection is a false positive. With ``--one-face`` (tcce_dev: one face per photo, no boxes) a
+photo's face is found when at least one detection is reported, and every detection beyond the first is
+counted as a false positive.
+``--bench-frames N``: the frames ``fer-ros-bench`` times (``fer_ros.bench.frames.make_frames``, faces from
+``--bench-faces``), N frames each with 1 and with 4 faces, matched as the bench does (IoU >= 0.4).
 
 Each frame pastes 1 or 4 face crops from FACES_DIR (e.g. ../shared/data/utkface_dev; searched recursively)
 scaled to a crop side drawn from ``--sizes`` onto a non-face background (skimage's coffee / rocket /
@@ -8,7 +19,9 @@ hubble photos). A face counts as found when a detection's centre lies inside a p
 side is between 0.25 and 1.3 crop sides (one detection per crop). Times are thread CPU time and wall
 time of ``ScaledDetector.detect`` with OpenCV and onnxruntime on one thread.
 Config syntax: ``detector@scale``, ``haar@scale:scaleFactor:minNeighbors``, ``mtcnn@scale:pnet:rnet``
-(P-/R-Net thresholds) or ``yunet@scale`` (needs ``--yunet``).
+(P-/R-Net thresholds), ``blazeface@scale:threshold`` / ``blazeface-full@scale:threshold`` or
+``yunet@scale`` (needs ``--yunet``); ``/min_face_size`` after any of them overrides ``--min-face-size``
+(e.g. ``blazeface@0.5:0.6/32``).
 """
 
 from __future__ import annotations
@@ -22,8 +35,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.cli.options import add_providers_argument
+from fer_ros.core.boxes import box_iou
+from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
 from fer_ros.core.image_input import image_files
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 
 
 def backgrounds(size=(640, 480)) -> list[np.ndarray]:
@@ -73,7 +90,10 @@ def matched(detections, boxes) -> int:
     return found
 
 
-def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
+def build(config: str, yunet: str, min_face_size: int = 48,
+          providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> ScaledDetector:
+    config, _, min_size = config.partition("/")
+    min_face_size = int(min_size) if min_size else min_face_size
     name, _, rest = config.partition("@")
     parts = rest.split(":") if rest else ["1.0"]
     scale = float(parts[0])
@@ -86,7 +106,13 @@ def build(config: str, yunet: str, min_face_size: int = 48) -> ScaledDetector:
 
         p = float(parts[1]) if len(parts) > 1 else 0.6
         r = float(parts[2]) if len(parts) > 2 else 0.7
-        base = MTCNNDetector(thresholds=(p, r, 0.7))
+        base = MTCNNDetector(thresholds=(p, r, 0.7), providers=providers)
+    elif name in ("blazeface", "blazeface-full"):
+        from fer_ros.core.blazeface import BlazeFaceDetector
+
+        base = BlazeFaceDetector("full" if name == "blazeface-full" else "short",
+                                 float(parts[1]) if len(parts) > 1 else PipelineConfig.detection_threshold,
+                                 providers=providers)
     elif name == "yunet":
         base = YuNetDetector(yunet)
     else:
@@ -111,13 +137,113 @@ def measure(detector: ScaledDetector, frames) -> dict:
             "wall_ms_mean": float(np.mean(wall)), "wall_ms_p50": float(np.median(wall))}
 
 
-def measure_stages(config: str, yunet: str, frames) -> dict:
+def photo_matches(truth: list[list[float]], found: list[tuple[float, float, float, float]]) -> int:
+    """Faces found under detection_dev's rule: IoU >= 0.4 or the detection's centre inside the box."""
+    pairs = []
+    for i, t in enumerate(truth):
+        for j, f in enumerate(found):
+            cx, cy = f[0] + f[2] / 2, f[1] + f[3] / 2
+            iou = box_iou(tuple(t), f)
+            if iou >= 0.4 or (t[0] <= cx <= t[0] + t[2] and t[1] <= cy <= t[1] + t[3]):
+                pairs.append((iou, i, j))
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in used_t and j not in used_f:
+            used_t.add(i)
+            used_f.add(j)
+    return len(used_t)
+
+
+def load_photos(folder: Path, one_face: bool) -> list[tuple[Path, list[list[float]] | None]]:
+    """(image path, truth boxes or None for one-face photos) of a photo folder (see the module docstring)."""
+    boxes_file = folder / "boxes.json"
+    if boxes_file.is_file() and not one_face:
+        boxes = json.loads(boxes_file.read_text())
+        return [(folder / "images" / name, truth) for name, truth in sorted(boxes.items())]
+    if not one_face:
+        raise SystemExit(f"error: {boxes_file} not found (give --one-face for photos with one face each)")
+    return [(p, None) for p in image_files(folder, recursive=True)]
+
+
+def measure_photos(detector: ScaledDetector, photos) -> dict:
+    """Recall, false positives and per-photo single-thread time on real photos."""
+    cpu, found, total, false_pos, per_photo = [], 0, 0, 0, {}
+    for path, truth in photos:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SystemExit(f"error: cannot read {path}")
+        c0 = time.thread_time()
+        dets = detector.detect(image)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        if truth is None:
+            hit, n = min(len(dets), 1), 1
+        else:
+            hit, n = photo_matches(truth, [d.box for d in dets]), len(truth)
+        found, total, false_pos = found + hit, total + n, false_pos + len(dets) - hit
+        per_photo[path.name] = {"faces": n, "found": hit, "detections": len(dets)}
+    return {"recall": found / max(total, 1), "faces": total, "photos": len(photos), "false_positives": false_pos,
+            "cpu_ms_mean": float(np.mean(cpu)), "cpu_ms_p50": float(np.median(cpu)),
+            "per_photo": per_photo if len(per_photo) <= 50 else {}}
+
+
+def main_photos(args) -> int:
+    photos = load_photos(args.photos, args.one_face)
+    if not photos:
+        raise SystemExit(f"error: no photos under {args.photos}")
+    results = {}
+    for config in args.configs.split(","):
+        detector = build(config, args.yunet, args.min_face_size, args.providers)
+        detector.detect(cv2.imread(str(photos[0][0]), cv2.IMREAD_COLOR))  # warm-up
+        r = results[config] = measure_photos(detector, photos)
+        print(f"{config:28s} recall {r['recall']:.3f} ({r['faces']} faces)  false pos {r['false_positives']:3d}  "
+              f"cpu ms/photo {r['cpu_ms_mean']:.1f}", file=sys.stderr)
+    out = {"photos": str(args.photos), "one_face": args.one_face, "min_face_size": args.min_face_size,
+           "results": results}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+def main_bench_frames(args) -> int:
+    from fer_ros.bench.frames import count_matches, face_crops
+    from fer_ros.bench.frames import make_frames as bench_frames
+
+    sets = {n: bench_frames(n, args.bench_frames, seed=args.seed, faces=args.bench_faces) for n in (1, 4)}
+    results = {}
+    for config in args.configs.split(","):
+        detector = build(config, args.yunet, args.min_face_size, args.providers)
+        detector.detect(sets[1][0].bgr)  # warm-up
+        results[config] = {}
+        for n, frames in sets.items():
+            cpu, found, total, false_pos = [], 0, 0, 0
+            for f in frames:
+                c0 = time.thread_time()
+                dets = detector.detect(f.bgr)
+                cpu.append((time.thread_time() - c0) * 1e3)
+                tp, fp = count_matches(f.boxes, [d.box for d in dets])
+                found, total, false_pos = found + tp, total + len(f.boxes), false_pos + fp
+            results[config][f"{n}_faces"] = {"recall": found / total, "faces": total, "false_positives": false_pos,
+                                             "cpu_ms_mean": float(np.mean(cpu)), "cpu_ms_p50": float(np.median(cpu))}
+        r1, r4 = results[config]["1_faces"], results[config]["4_faces"]
+        print(f"{config:28s} recall 1 face {r1['recall']:.3f}  4 faces {r4['recall']:.3f}  false pos "
+              f"{r1['false_positives'] + r4['false_positives']:3d}  cpu ms {r1['cpu_ms_mean']:.1f} / "
+              f"{r4['cpu_ms_mean']:.1f}", file=sys.stderr)
+    out = {"bench_frames": args.bench_frames, "faces": face_crops(args.bench_faces)[0], "frame_size": [640, 480],
+           "min_face_size": args.min_face_size, "results": results}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+def measure_stages(config: str, yunet: str, frames, providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
     """Mean per-stage ms (Pipeline.timings_ms) of the whole pipeline, default settings otherwise."""
     from fer_ros.core.config import PipelineConfig
     from fer_ros.core.pipeline import Pipeline
 
     name, _, scale = config.partition("@")
-    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet))
+    pipe = Pipeline(PipelineConfig(detector=name, detection_scale=float(scale or 1.0), detector_model=yunet,
+                                   providers=providers))
     pipe.process(frames[0][0])
     stages: dict[str, list[float]] = {}
     cpu, faces = [], []
@@ -136,7 +262,12 @@ def measure_stages(config: str, yunet: str, frames) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fer-ros-eval-detection", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("faces", type=Path, help="folder of face crops (searched recursively)")
+    parser.add_argument("faces", type=Path, nargs="?", help="folder of face crops (searched recursively)")
+    parser.add_argument("--photos", type=Path, default=None, help="evaluate on real photos instead (see above)")
+    parser.add_argument("--one-face", action="store_true", help="--photos: one face per photo, no boxes.json")
+    parser.add_argument("--bench-frames", type=int, default=0, help="evaluate on N of fer-ros-bench's frames "
+                        "per face count (1 and 4) instead")
+    parser.add_argument("--bench-faces", default="auto", help="--bench-frames: face crops (as fer-ros-bench --faces)")
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--configs", default="haar@1.0,haar@0.5,mtcnn@1.0,mtcnn@0.5")
     parser.add_argument("--yunet", default="", help="YuNet .onnx for yunet@... configs")
@@ -147,8 +278,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-face-size", type=int, default=48, help="full-resolution pixels")
     parser.add_argument("--pipeline-configs", default="", help="also time the whole Pipeline per stage for "
                         "these detector@scale configs (e.g. haar@0.5,mtcnn@0.5)")
+    add_providers_argument(parser)
     args = parser.parse_args(argv)
+    try:
+        # once: one warning for a missing provider with a fall-back
+        providers = args.providers = resolve_providers(args.providers)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     cv2.setNumThreads(1)
+    if args.photos is not None:
+        return main_photos(args)
+    if args.bench_frames:
+        return main_bench_frames(args)
+    if args.faces is None:
+        parser.error("give FACES_DIR (composites) or --photos DIR")
     files = image_files(args.faces, recursive=True)
     if not files:
         raise SystemExit(f"error: no face images under {args.faces}")
@@ -156,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {n: make_frames(files, args.frames, n, sizes, args.seed + n) for n in (1, 4)}
     results = {}
     for config in args.configs.split(","):
-        detector = build(config, args.yunet, args.min_face_size)
+        detector = build(config, args.yunet, args.min_face_size, providers)
         results[config] = {f"{n}_faces": measure(detector, frames) for n, frames in sets.items()}
         r1, r4 = results[config]["1_faces"], results[config]["4_faces"]
         print(f"{config:24s} recall 1 face {r1['recall']:.3f}  4 faces {r4['recall']:.3f}  "
@@ -164,12 +307,14 @@ def main(argv: list[str] | None = None) -> int:
               f"false pos {r1['false_positives'] + r4['false_positives']}", file=sys.stderr)
     stage_results = {}
     for config in [c for c in args.pipeline_configs.split(",") if c]:
-        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames) for n, frames in sets.items()}
+        stage_results[config] = {f"{n}_faces": measure_stages(config, args.yunet, frames, providers)
+                                  for n, frames in sets.items()}
         for n in (1, 4):
             r = stage_results[config][f"{n}_faces"]
             parts = " ".join(f"{k.removesuffix('_ms_mean')} {v:.2f}" for k, v in r.items())
             print(f"pipeline {config:14s} {n} face(s): {parts}", file=sys.stderr)
-    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "results": results,
+    out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "providers": providers,
+           "results": results,
            "pipeline_stages": stage_results}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")

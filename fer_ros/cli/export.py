@@ -14,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip-tta", action="store_true",
                         help="average the face and its mirror image inside the graph (about 2x compute)")
     parser.add_argument("--note", default="", help="free text added to the provenance metadata")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="calibration temperature stored in the metadata (fit it with fer-ros-eval "
+                             "--fit-temperature on a dev set); the core applies it")
     args = parser.parse_args(argv)
     try:
         from fer_ros.training.export import export_checkpoint
@@ -22,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = export_checkpoint(args.checkpoint, args.output, opset=args.opset, flip_tta=args.flip_tta,
-                                   note=args.note)
+                                   note=args.note, temperature=args.temperature)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"fer-ros-export: {err}", file=sys.stderr)
         return 1

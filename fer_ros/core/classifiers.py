@@ -2,19 +2,23 @@
 
 ``FaceClassifier.from_model(name_or_path)`` loads a registry model or any ONNX file with the
 metadata keys of ``fer_ros.core.model_registry``. ``predict(chips)`` takes BGR (or gray) uint8 face
-chips of any size, runs them as ONE batch and returns (N, len(labels)) float32 probabilities.
+chips of any size, runs them as ONE batch and returns (N, len(labels)) float32 probabilities, at the
+model's calibration temperature (``fer_ros.core.calibration``; ``temperature`` attribute, from the file).
+``runs`` and ``faces_classified`` count the model calls and the faces they classified.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_ros.core.calibration import apply_temperature
 from fer_ros.core.face_crop import get_policy
-from fer_ros.core.model_registry import ModelFileError, ModelSpec, check_spec, resolve_model
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.model_registry import ModelFileError, ModelSpec, check_spec, resolve_model, temperature_from_metadata
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 
 
 class FaceClassifier:
@@ -22,19 +26,24 @@ class FaceClassifier:
 
     kind = ""
 
-    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1):
+    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS):
         self.spec, self.path = spec, path
         check_spec(spec, path)
         try:
             get_policy(spec.face_crop)
         except ValueError as exc:
             raise ModelFileError(f"{path}: face_crop: {exc}") from None
-        self.session = create_session(path, num_threads)
+        self.session = create_session(path, num_threads, providers)
         self.input_name, self.output_name = self._check_graph()
+        self.runs = 0  # onnxruntime calls made by predict
+        self.faces_classified = 0  # faces in those calls
         self.labels = spec.labels
         self.input_size = spec.input_size
         self._mean = np.asarray(spec.mean, np.float32).reshape(1, -1, 1, 1)
         self._inv_std = (1.0 / np.asarray(spec.std, np.float32)).reshape(1, -1, 1, 1)
+        self.temperature = spec.temperature if spec.temperature is not None else temperature_from_metadata(
+            path, dict(self.session.get_modelmeta().custom_metadata_map))
 
     def _check_graph(self) -> tuple[str, str]:
         """(input name, output name) after checking the graph against the spec; ModelFileError if not."""
@@ -62,9 +71,9 @@ class FaceClassifier:
         return inputs[0].name, name
 
     @classmethod
-    def from_model(cls, name_or_path: str, num_threads: int = 1):
+    def from_model(cls, name_or_path: str, num_threads: int = 1, providers: Sequence[str] = DEFAULT_PROVIDERS):
         spec, path = resolve_model(name_or_path, cls.kind)
-        return cls(spec, path, num_threads)
+        return cls(spec, path, num_threads, providers)
 
     def _convert(self, chip: np.ndarray) -> np.ndarray:
         if chip.ndim == 2:
@@ -89,12 +98,13 @@ class FaceClassifier:
         if not chips:
             return np.zeros((0, len(self.labels)), np.float32)
         out = self.session.run([self.output_name], {self.input_name: self.preprocess(chips)})[0].astype(np.float32)
+        self.runs += 1
+        self.faces_classified += len(chips)
         out = out.reshape(len(chips), -1)
         if out.shape[1] != len(self.labels):
             raise ModelFileError(f"{self.path}: {out.shape[1]} outputs but {len(self.labels)} labels")
-        if self.spec.output == "logits":
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            out = e / e.sum(axis=1, keepdims=True)
+        if self.spec.output == "logits" or self.temperature != 1.0:
+            out = apply_temperature(out, self.temperature, logits=self.spec.output == "logits")
         return out
 
 

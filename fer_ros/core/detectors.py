@@ -4,6 +4,8 @@
   ``haar-frontalface-default``; not ``cv2.data``, which Debian's python3-opencv lacks) with Arriaga's
   ``detectMultiScale(gray, 1.3, 5)``; no landmarks, score 1.0.
 * ``mtcnn``: ``fer_ros.core.mtcnn`` (shipped ONNX files), boxes + 5 landmarks.
+* ``blazeface`` / ``blazeface-full``: MediaPipe's BlazeFace short / full range (``fer_ros.core.blazeface``,
+  ONNX files derived from the .tflite), boxes + 5 landmarks (mouth corners estimated, see there).
 * ``yunet``: ``cv2.FaceDetectorYN`` on a user-supplied YuNet ONNX file, boxes + 5 landmarks.
 
 :class:`ScaledDetector` runs any of them on a frame resized by ``detection_scale`` and maps boxes and
@@ -85,6 +87,13 @@ class YuNetDetector:
                                     ".onnx from the OpenCV Zoo and set detector_model to its path")
         self.detector = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms_threshold, 5000)
         self._size = (320, 320)
+        try:  # an OpenCV too old for the file fails only when it runs: find out now, not on the first frame
+            self.detector.detect(np.zeros((320, 320, 3), np.uint8))
+        except cv2.error as exc:
+            reason = str(exc).strip().splitlines()[-1]
+            raise RuntimeError(f"OpenCV {cv2.__version__} cannot run the YuNet model {path} ({reason}); "
+                               "face_detection_yunet_2023mar.onnx needs OpenCV >= 4.8 (Debian 12 / Ubuntu 24.04 "
+                               "python3-opencv is 4.6: use face_detection_yunet_2022mar.onnx there)") from None
 
     def detect(self, bgr: np.ndarray, min_face_size: int = 10) -> list[Detection]:
         size = (bgr.shape[1], bgr.shape[0])
@@ -146,7 +155,14 @@ def create_detector(config: PipelineConfig) -> ScaledDetector:
     elif config.detector == "mtcnn":
         from fer_ros.core.mtcnn import MTCNNDetector
 
-        base = MTCNNDetector(thresholds=(0.6, 0.7, config.detection_threshold), num_threads=config.num_threads)
+        base = MTCNNDetector(thresholds=(0.6, 0.7, config.detection_threshold), num_threads=config.num_threads,
+                             providers=config.providers)
+    elif config.detector.startswith("blazeface"):
+        from fer_ros.core.blazeface import BlazeFaceDetector
+
+        variant = "full" if config.detector == "blazeface-full" else "short"
+        base = BlazeFaceDetector(variant, score_threshold=config.detection_threshold, num_threads=config.num_threads,
+                                 providers=config.providers)
     else:
         base = YuNetDetector(config.detector_model, score_threshold=config.detection_threshold)
     return ScaledDetector(base, config.detection_scale, config.min_face_size, config.max_faces)

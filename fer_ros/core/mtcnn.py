@@ -8,11 +8,13 @@ transposed (x and y swapped) as the original MATLAB-trained models expect.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from fer_ros.core.model_registry import resolve_model
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 from fer_ros.core.results import Detection
 
 
@@ -76,14 +78,15 @@ class MTCNNDetector:
     """Boxes, scores and 5 landmarks (image-left eye, image-right eye, nose, mouth left, mouth right)."""
 
     def __init__(self, min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
-                 scale_factor: float = 0.709, num_threads: int = 1):
+                 scale_factor: float = 0.709, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS):
         self.min_face_size = min_face_size
         self.thresholds = thresholds
         self.scale_factor = scale_factor
         self.nets = {}
         for net in ("pnet", "rnet", "onet"):
             _, path = resolve_model(f"mtcnn-{net}", "detector")
-            session = create_session(path, num_threads)
+            session = create_session(path, num_threads, providers)
             self.nets[net] = (session, session.get_inputs()[0].name)
 
     def _run(self, net: str, x: np.ndarray) -> list[np.ndarray]:

@@ -3,9 +3,10 @@
 The pipeline's ``detect_every`` option runs the full detector on every N-th frame and this in between.
 Each previous box is grown by ``REGION_MARGIN`` of its side on every side; that region is resized so the
 face is about ``target_side`` pixels and searched for faces of roughly the previous size; the found face
-nearest to the previous centre is kept. Faces not found again are dropped until the next full detection;
-new faces wait for it (at most N - 1 frames). MTCNN has its own, cheaper way (one batched O-Net call on
-the previous boxes, ``MTCNNDetector.redetect``).
+nearest to the previous centre is kept. When a face is not found again the pipeline runs a full detection on
+that frame; new faces wait for the next one (at most N - 1 frames). MTCNN has its own, cheaper way (one
+batched O-Net call on the previous boxes, ``MTCNNDetector.redetect``); BlazeFace batches all regions
+(``find_many``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ MIN_REGION = 24  # px; smaller regions (faces at the border) are given up
 
 # find(region image, expected face side in that image) -> faces in region pixels
 FindInRegion = Callable[[np.ndarray, float], list[Detection]]
+# find_many(region images, expected face sides) -> faces of each region, in region pixels
+FindInRegions = Callable[[list[np.ndarray], list[float]], list[list[Detection]]]
 
 
 def search_region(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -34,11 +37,14 @@ def search_region(box: tuple[float, float, float, float], width: int, height: in
     return None if x2 - x1 < MIN_REGION or y2 - y1 < MIN_REGION else (x1, y1, x2, y2)
 
 
-def redetect_near(image: np.ndarray, previous: list[Detection], find: FindInRegion,
-                  target_side: float) -> list[Detection]:
-    """Each previous face searched again in its region, scaled so the face is ~``target_side`` px."""
+def redetect_near(image: np.ndarray, previous: list[Detection], find: FindInRegion | None = None,
+                  target_side: float = 48.0, find_many: FindInRegions | None = None) -> list[Detection]:
+    """Each previous face searched again in its region, scaled so the face is ~``target_side`` px.
+
+    ``find`` searches one region at a time; ``find_many`` (for batching detectors) gets all regions at once.
+    """
     height, width = image.shape[:2]
-    out = []
+    jobs = []  # (previous face, region, scale, region image)
     for prev in previous:
         region = search_region(prev.box, width, height)
         if region is None:
@@ -50,7 +56,15 @@ def redetect_near(image: np.ndarray, previous: list[Detection], find: FindInRegi
         if s < 1.0:
             roi = cv2.resize(roi, (max(int((x2 - x1) * s), MIN_REGION), max(int((y2 - y1) * s), MIN_REGION)),
                              interpolation=cv2.INTER_AREA)
-        found = find(roi, side * s)
+        jobs.append((prev, region, s, roi))
+    if find_many is not None:
+        results = find_many([j[3] for j in jobs], [max(j[0].box[2], j[0].box[3]) * j[2] for j in jobs])
+    elif find is not None:
+        results = [find(roi, max(prev.box[2], prev.box[3]) * s) for prev, _, s, roi in jobs]
+    else:
+        raise ValueError("redetect_near needs find or find_many")
+    out = []
+    for (prev, (x1, y1, _, _), s, _), found in zip(jobs, results, strict=True):
         if not found:
             continue
         # previous centre in region pixels; keep the found face nearest to it

@@ -20,22 +20,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from fer_ros.core.model_registry import ModelFileError, ModelSpec, read_onnx_metadata, resolve_model
-from fer_ros.core.onnx_session import create_session
+from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 from fer_ros.core.part_crops import CropSizes, face_and_parts
 from fer_ros.core.results import Face
 
 DEFAULT_TEMPORAL_WINDOW = 15  # frames: half a second at 30 fps, about one CK+ onset-to-peak sequence
 
 
-def temporal_tracker(name_or_path: str, window: int = DEFAULT_TEMPORAL_WINDOW,
-                     num_threads: int = 1) -> TemporalTracker | None:
+def temporal_tracker(name_or_path: str, window: int = DEFAULT_TEMPORAL_WINDOW, num_threads: int = 1,
+                     providers: Sequence[str] = DEFAULT_PROVIDERS) -> TemporalTracker | None:
     """A TemporalTracker for a model name or path; None when ``name_or_path`` is empty (temporal off)."""
-    return TemporalTracker(TemporalModel.from_model(name_or_path, num_threads), window) if name_or_path else None
+    if not name_or_path:
+        return None
+    return TemporalTracker(TemporalModel.from_model(name_or_path, num_threads, providers), window)
 
 
 def _pair(text: str) -> tuple[int, int]:
@@ -46,13 +49,14 @@ def _pair(text: str) -> tuple[int, int]:
 class TemporalModel:
     """onnxruntime runner of an MGLN export: (face, parts) of N tracks -> (N, labels) probabilities."""
 
-    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1) -> None:
+    def __init__(self, spec: ModelSpec, path: Path, num_threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
         metadata = read_onnx_metadata(path)
         if metadata.get("model_type") != "mgln":
             raise ModelFileError(f"{path} is not a temporal MGLN model (metadata model_type="
                                  f"{metadata.get('model_type')!r}); export one with fer-ros-export")
         self.spec, self.path = spec, path
-        self.session = create_session(path, num_threads)
+        self.session = create_session(path, num_threads, providers)
         names = [i.name for i in self.session.get_inputs()]
         if names != ["face", "parts"]:
             raise ModelFileError(f"{path}: expected inputs ['face', 'parts'], got {names}")
@@ -64,9 +68,10 @@ class TemporalModel:
         self._inv_std = 1.0 / float(spec.std[0])
 
     @classmethod
-    def from_model(cls, name_or_path: str, num_threads: int = 1) -> TemporalModel:
+    def from_model(cls, name_or_path: str, num_threads: int = 1,
+                   providers: Sequence[str] = DEFAULT_PROVIDERS) -> TemporalModel:
         spec, path = resolve_model(name_or_path, "temporal")
-        return cls(spec, path, num_threads)
+        return cls(spec, path, num_threads, providers)
 
     def predict(self, faces: np.ndarray, parts: np.ndarray) -> np.ndarray:
         """uint8 faces (N, H, W) and parts (N, 3 frames, 3 parts, h, w) -> (N, len(labels)) float32."""

@@ -1,13 +1,17 @@
 """Face tracking across frames: stable ids by box/landmark matching and per-track score smoothing.
 
 ROS-free; used by the ROS node and the CLI for videos. ``Tracker.update`` takes the faces of one frame
-(as produced by ``Pipeline.process``) and returns copies carrying a ``track_id`` and, when smoothing is
+(as produced by ``Pipeline.classify``) and returns copies carrying a ``track_id`` and, when smoothing is
 on, probabilities smoothed over the track's history. A track that is not seen for more than
 ``max_missed`` consecutive frames is retired; its id is never reused. Frames passed while tracking is
 disabled count as missed frames too, so re-enabling it never joins a face to a stale track.
 
 The emotion label and its confidence are both taken from the (smoothed) scores, with the labels the
 faces carry (``Face.emotion_labels``, i.e. the emotion model's), for any number of classes.
+
+Gender once per track: ``gender_due(detections)`` tells the pipeline which faces need the gender model
+this frame (a new track, then every ``gender_every`` frames the track is seen); ``update`` gives the
+others their track's smoothed gender (``Pipeline.process(frame, tracker)`` does both).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from fer_ros.core.boxes import box_iou
 from fer_ros.core.labels import GENDER_LABELS
-from fer_ros.core.results import Face
+from fer_ros.core.results import Detection, Face
 
 SMOOTHING_MODES: tuple[str, ...] = ("off", "ema", "window")
 
@@ -36,6 +40,9 @@ class TrackerConfig:
     smoothing: str = "ema"  # "off" | "ema" | "window"
     ema_alpha: float = 0.5  # weight of the newest frame for "ema" (1.0 = no smoothing)
     window: int = 5  # number of recent frames averaged for "window"
+    # gender is classified for a new track, then on every N-th frame the track is seen (smoothed in between
+    # by the track); 1 = every frame. Faces are classified every frame while tracking is off.
+    gender_every: int = 10
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that is out of range."""
@@ -51,6 +58,8 @@ class TrackerConfig:
             raise ValueError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
+        if self.gender_every < 1:
+            raise ValueError(f"gender_every must be >= 1, got {self.gender_every}")
 
 
 @dataclass
@@ -62,6 +71,8 @@ class _Track:
     missed: int = 0
     emotion_ema: np.ndarray | None = None
     gender_ema: float | None = None  # probability of GENDER_LABELS[0]
+    gender_p: float | None = None  # the track's current (smoothed) probability of GENDER_LABELS[0]
+    gender_age: int = 0  # frames the track was seen since its gender was last classified
     emotion_history: deque = field(default_factory=deque)
     gender_history: deque = field(default_factory=deque)
 
@@ -89,6 +100,13 @@ def _normalised_distance(track: _Track, box: np.ndarray, landmarks: np.ndarray |
     return float(np.linalg.norm(_center(box) - _center(predicted)) / size)
 
 
+def _geometry(detections: list[Detection]) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Boxes (float64) and (N, 2) landmarks (or None) of detections, as the matching uses them."""
+    boxes = [np.asarray(d.box, dtype=np.float64) for d in detections]
+    lms = [None if d.landmarks is None else np.asarray(d.landmarks, np.float64).reshape(-1, 2) for d in detections]
+    return boxes, lms
+
+
 def _gender_probability(face: Face) -> float | None:
     """Probability of GENDER_LABELS[0], or None when the face carries no gender."""
     if face.gender not in GENDER_LABELS:
@@ -105,6 +123,8 @@ class Tracker:
         self.config.validate()
         self._tracks: list[_Track] = []
         self._next_id = 1
+        # gender_due's matching, reused by the update that follows for the same Detection objects
+        self._planned: tuple[list[int], dict[int, _Track]] | None = None
 
     @property
     def active_ids(self) -> list[str]:
@@ -114,16 +134,39 @@ class Tracker:
     def reset(self) -> None:
         """Forget every track (ids keep increasing so old ids are never reused)."""
         self._tracks.clear()
+        self._planned = None
 
-    def update(self, faces: list[Face]) -> list[Face]:
-        """Match this frame's faces to tracks; return copies with track ids and smoothed scores."""
+    def gender_due(self, detections: list[Detection]) -> list[bool]:
+        """Per detection of this frame, whether it needs the gender model (a new track, or a refresh due).
+
+        Changes nothing; pass the faces of the same detections, and this answer, to ``update``.
+        """
+        every = self.config.gender_every
+        if not self.config.enabled or every <= 1:
+            return [True] * len(detections)
+        assignment = self._match(*_geometry(detections))
+        self._planned = ([id(d) for d in detections], assignment)
+        due = []
+        for i in range(len(detections)):
+            track = assignment.get(i)
+            due.append(track is None or track.gender_p is None or track.gender_age + 1 >= every)
+        return due
+
+    def update(self, faces: list[Face], gender_fresh: list[bool] | None = None) -> list[Face]:
+        """Match this frame's faces to tracks; return copies with track ids and smoothed scores.
+
+        ``gender_fresh[i]`` False: face i was not given to the gender model this frame (see ``gender_due``);
+        it gets its track's gender. None: every face was.
+        """
         if not self.config.enabled:
             self._age(set())
             return list(faces)
-        boxes = [np.asarray(f.detection.box, dtype=np.float64) for f in faces]
-        lms = [None if f.detection.landmarks is None
-               else np.asarray(f.detection.landmarks, np.float64).reshape(-1, 2) for f in faces]
-        assignment = self._match(boxes, lms)
+        boxes, lms = _geometry([f.detection for f in faces])
+        planned, self._planned = self._planned, None
+        if planned is not None and planned[0] == [id(f.detection) for f in faces]:
+            assignment = planned[1]  # the tracks have not changed since gender_due matched these detections
+        else:
+            assignment = self._match(boxes, lms)
         matched_tracks = set()
         out: list[Face] = []
         for i, face in enumerate(faces):
@@ -137,7 +180,7 @@ class Tracker:
                 track.velocity = 0.5 * track.velocity + 0.5 * new_velocity
                 track.box, track.landmarks, track.missed = boxes[i], lms[i], 0
             matched_tracks.add(id(track))
-            out.append(self._smooth(track, face))
+            out.append(self._smooth(track, face, True if gender_fresh is None else gender_fresh[i]))
         self._age(matched_tracks)
         return out
 
@@ -169,7 +212,7 @@ class Tracker:
             used_tracks.add(j)
         return assignment
 
-    def _smooth(self, track: _Track, face: Face) -> Face:
+    def _smooth(self, track: _Track, face: Face, gender_fresh: bool = True) -> Face:
         cfg = self.config
         scores = np.asarray(face.emotion_scores, dtype=np.float32)
         labels = tuple(face.emotion_labels)
@@ -180,7 +223,7 @@ class Tracker:
         if previous is not None and previous.shape != scores.shape:
             track.emotion_ema = None  # the emotion model changed: its history means nothing now
             track.emotion_history.clear()
-        gender_p = _gender_probability(face)
+        gender_p = _gender_probability(face) if gender_fresh else None
         if cfg.smoothing == "ema":
             a = cfg.ema_alpha
             previous = scores if track.emotion_ema is None else track.emotion_ema
@@ -200,6 +243,11 @@ class Tracker:
                 gender_p = float(np.mean(track.gender_history))
         else:
             smoothed = scores
+        if gender_p is not None:
+            track.gender_p, track.gender_age = gender_p, 0
+        elif not gender_fresh and track.gender_p is not None:  # not classified this frame: the track's gender
+            gender_p = track.gender_p
+            track.gender_age += 1
         smoothed = np.asarray(smoothed, dtype=np.float32)
         total = float(smoothed.sum())
         if total > 0:

@@ -24,6 +24,17 @@ class DataConfig:
     label_noise: float = 0.0  # fraction of training labels replaced by a different random class
     noise_seed: int = 1234
     train_subset: int = 0  # >0: use only this many (stratified-random) training images
+    # FER+ folders (<dir>/label.csv, fer_ros.training.ferplus) are read natively; val is always "majority"
+    ferplus_target: str = "majority"  # training target: "majority" | "distribution" | "probability"
+    contempt: bool = False  # FER+ contempt as an 8th class (then labels must end with "contempt")
+    source_size: int = 0  # >0: keep training images at this size; augmentation crops + resizes to input_size
+    face_crop: str = "square"  # the core crop policy the exported model declares (fer_ros.core.face_crop)
+    # more dev sets evaluated every epoch: [{name, dir, mode: crops|photos}]; photos = detect (default Haar),
+    # crop with face_crop, classify, as ``fer-ros-eval --mode photos`` does
+    extra_val: list = field(default_factory=list)
+    # more training sets joined to train_dir: [{dir, target}] (target: the FER+ rule for FER+ folders), e.g.
+    # FER-2013 with its original labels next to the FER+ votes of the same images (a mixture of both targets)
+    extra_train: list = field(default_factory=list)
 
 
 @dataclass
@@ -35,6 +46,20 @@ class AugmentConfig:
     brightness: float = 0.2  # additive, in units of full range
     contrast: float = 0.2  # multiplicative around the image mean
     erase_prob: float = 0.0  # random erasing probability
+    # product-matched crops: the face box of a detector on the training image has median side box_scale
+    # (fraction of the image side), log-normal size jitter box_log_sd and normal centre jitter box_shift_sd
+    # (box sides); box_log_sd > 0 replaces the uniform scale / translate_px jitter (clipped at 2 sd)
+    box_scale: float = 1.0
+    box_log_sd: float = 0.0
+    box_shift_sd: float = 0.0
+    # image degradations (uint8, as a camera / codec produces them), each with its probability
+    blur_prob: float = 0.0  # Gaussian blur, sigma uniform in [0.3, blur_sigma] pixels of the model input
+    blur_sigma: float = 1.2
+    jpeg_prob: float = 0.0  # JPEG re-encoding, quality uniform in [jpeg_quality, 95]
+    jpeg_quality: int = 30
+    lowres_prob: float = 0.0  # down-scale to lowres_min..input px and back up (small, far faces)
+    lowres_min: int = 20
+    gray_prob: float = 0.0  # RGB models: colour -> gray (replicated to 3 channels)
 
 
 @dataclass
@@ -93,7 +118,8 @@ class TrainConfig:
     mode: str = "ce"  # "ce" | "scn" | "ld" (label distribution from a frozen teacher) | "mgln" (sequences)
     teacher: str = ""  # checkpoint of the teacher for mode "ld"
     ld_temperature: float = 1.0
-    init_from: str = ""  # checkpoint whose model weights start a new run (fine-tuning; fresh optimiser and schedule)
+    init_from: str = ""  # checkpoint (.pt) or exported .onnx whose weights start a new run (fresh optimiser)
+    keep_epochs: bool = False  # also save the model of every epoch as epoch_NNN.pt (for selection on several dev sets)
     epochs: int = 30
     batch_size: int = 128
     seed: int = 0

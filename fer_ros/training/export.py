@@ -3,10 +3,12 @@
 The graph ends in a softmax (``output=probabilities``); input ``input`` is NCHW float32 with a dynamic
 batch. ``metadata_props`` carry ``labels``, ``input_size`` (``W,H``), ``colour``,
 ``normalisation_mean``/``normalisation_std`` (0..255 pixel units, as ``fer_ros.core.model_registry``
-expects), ``output`` and a JSON ``provenance`` (model, training config, git commit, epochs, best
-validation accuracy). ``flip_tta`` averages the probabilities of the face and its mirror image inside
-the graph (about twice the compute). After writing, onnxruntime and torch outputs are compared (max abs difference
-must stay below ``tolerance``).
+expects), ``output``, ``face_crop`` (the config's crop policy), ``temperature`` (calibration, fitted
+with ``fer-ros-eval --fit-temperature`` on a dev set) and a JSON ``provenance`` (model, training
+config, git commit, epochs, best validation accuracy, per-epoch dev accuracies). ``flip_tta``
+averages the probabilities of the face and its mirror image inside the graph (about twice the
+compute). After writing, onnxruntime and torch outputs are compared (max abs difference must stay
+below ``tolerance``).
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ def git_commit(cwd: Path | None = None) -> str:
         return "unknown"
 
 
-def registry_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[str, str]:
+def registry_metadata(config: TrainConfig, provenance: dict[str, Any], temperature: float = 1.0) -> dict[str, str]:
     d = config.data
     size = d.input_size
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
     return {
         "labels": ",".join(d.labels),
         "input_size": f"{size},{size}",
@@ -67,12 +71,15 @@ def registry_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[s
         "normalisation_mean": f"{d.mean * 255.0:.6g}",
         "normalisation_std": f"{d.std * 255.0:.6g}",
         "output": "probabilities",
+        "face_crop": d.face_crop,
+        "temperature": f"{temperature:.6g}",
         "provenance": json.dumps(provenance, sort_keys=True),
     }
 
 
 def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, provenance: dict[str, Any],
-                opset: int = 17, tolerance: float = 1e-4, flip_tta: bool = False) -> ExportResult:
+                opset: int = 17, tolerance: float = 1e-4, flip_tta: bool = False,
+                temperature: float = 1.0) -> ExportResult:
     """Write ``model`` (eval mode) as ONNX with registry metadata and check it against torch."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +90,7 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     torch.onnx.export(wrapped, (dummy,), str(output), input_names=["input"], output_names=["probabilities"],
                       dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=opset,
                       dynamo=False)
-    metadata = registry_metadata(config, provenance)
+    metadata = registry_metadata(config, provenance, temperature)
     write_metadata(output, metadata)
     x = torch.from_numpy(np.random.default_rng(0).normal(size=(4, channels, size, size)).astype(np.float32))
     diff = check_against_torch(output, wrapped, {"input": x}, tolerance)
@@ -106,14 +113,12 @@ def write_metadata(output: Path, metadata: dict[str, str]) -> None:
 
 def check_against_torch(output: Path, wrapped: nn.Module, feeds: dict[str, torch.Tensor], tolerance: float) -> float:
     """Max |onnxruntime - torch| of the first output on ``feeds``; RuntimeError above ``tolerance``."""
-    import onnxruntime as ort
+    from fer_ros.core.onnx_session import create_session
 
     with torch.no_grad():
         expected = wrapped(*feeds.values())
     expected = (expected[0] if isinstance(expected, tuple) else expected).numpy()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(output), options, providers=["CPUExecutionProvider"])
+    session = create_session(output)
     got = session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
     diff = float(np.abs(got - expected).max())
     if diff > tolerance:
@@ -167,7 +172,7 @@ def export_mgln(model: nn.Module, config: TrainConfig, output: str | Path, prove
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 17,
-                      flip_tta: bool = False, note: str = "") -> ExportResult:
+                      flip_tta: bool = False, note: str = "", temperature: float = 1.0) -> ExportResult:
     """Export a ``best.pt``/``last.pt`` checkpoint with its training provenance."""
     model, config, state = load_model(checkpoint)
     history = state.get("history", [])
@@ -189,6 +194,13 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 1
         "resize_interpolation": config.data.interpolation,
         "flip_tta_in_graph": flip_tta,
     }
+    d = config.data
+    if d.extra_train or d.ferplus_target != "majority" or d.source_size:
+        provenance.update(ferplus_target=d.ferplus_target, extra_train=d.extra_train, extra_val=d.extra_val,
+                          source_size=d.source_size, face_crop=d.face_crop,
+                          augment=config_to_dict(config)["augment"])
+    provenance["val_history"] = [{k: v for k, v in h.items() if k.endswith("_acc") or k == "epoch"}
+                                 for h in history]
     for key in ("init_from", "teacher"):  # runs that started from, or learned from, another checkpoint
         if getattr(config, key):
             provenance[key] = getattr(config, key)
@@ -198,4 +210,4 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, opset: int = 1
         provenance.update(sequence=config_to_dict(config)["sequence"], val_acc=None,
                           train_accuracy_last_epoch=history[-1]["train_acc"] if history else None)
         return export_mgln(model, config, output, provenance, opset=opset)
-    return export_onnx(model, config, output, provenance, opset=opset, flip_tta=flip_tta)
+    return export_onnx(model, config, output, provenance, opset=opset, flip_tta=flip_tta, temperature=temperature)

@@ -26,7 +26,7 @@ from torch import nn
 from fer_ros.training import augment as aug
 from fer_ros.training.checkpoint import build_training_model, load_checkpoint, load_model, save_checkpoint
 from fer_ros.training.config import TrainConfig, config_to_dict, save_config
-from fer_ros.training.data import ImageSet, inject_label_noise, load_image_folder, stratified_subset
+from fer_ros.training.data import ImageSet, concat_sets, inject_label_noise, load_dataset, stratified_subset
 from fer_ros.training.losses import adapt_to_teacher, check_teacher_colour, soft_cross_entropy, teacher_distribution
 from fer_ros.training.metrics import accuracy, confusion_matrix, per_class_recall
 from fer_ros.training.scn import SelfCureNetwork, rank_regularisation, relabel
@@ -66,9 +66,8 @@ def evaluate(model: nn.Module, data: ImageSet, config: TrainConfig, device: torc
         losses.append(F.cross_entropy(logits, y, reduction="sum").item())
         predictions.append(logits.argmax(1).cpu().numpy())
     matrix = confusion_matrix(data.targets, np.concatenate(predictions), len(data.labels))
-    return EvalResult(
-        accuracy(matrix), sum(losses) / len(data.targets), per_class_recall(matrix).tolist(), matrix.tolist()
-    )
+    correct = accuracy(matrix) * len(data.targets) / (len(data.targets) + data.missing)
+    return EvalResult(correct, sum(losses) / len(data.targets), per_class_recall(matrix).tolist(), matrix.tolist())
 
 
 def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
@@ -131,15 +130,55 @@ def save_curves(history: list[dict[str, Any]], path: Path) -> None:
 def load_datasets(config: TrainConfig) -> tuple[ImageSet, ImageSet, np.ndarray]:
     """Train and val sets; the returned clean train targets are kept for noise statistics."""
     d = config.data
-    train = load_image_folder(d.train_dir, d.labels, d.input_size, d.colour, d.interpolation)
-    val = load_image_folder(d.val_dir, d.labels, d.input_size, d.colour, d.interpolation)
+    size = d.source_size or d.input_size
+    train = load_dataset(d.train_dir, d, d.ferplus_target, size)
+    if d.extra_train:
+        for entry in d.extra_train:
+            if set(entry) - {"dir", "target"} or "dir" not in entry:
+                raise ValueError(f"extra_train entries need dir (and target), got {entry}")
+        train = concat_sets([train] + [load_dataset(e["dir"], d, e.get("target", d.ferplus_target), size)
+                                       for e in d.extra_train])
+    val = load_dataset(d.val_dir, d, "majority", d.input_size)
     if d.train_subset:
-        keep = stratified_subset(train.targets, d.train_subset, d.noise_seed)
-        train = ImageSet(train.images[keep], train.targets[keep], train.labels, [train.paths[i] for i in keep])
+        train = train.subset(stratified_subset(train.targets, d.train_subset, d.noise_seed))
     clean = train.targets.copy()
     if d.label_noise > 0:
         train.targets = inject_label_noise(train.targets, d.label_noise, len(d.labels), d.noise_seed)
     return train, val, clean
+
+
+def initialise(model: nn.Module, config: TrainConfig, train_set: ImageSet) -> None:
+    """Weights from ``init_from``: a training checkpoint, or an exported ONNX file of the same network."""
+    if str(config.init_from).endswith(".onnx"):
+        from fer_ros.training.onnx_weights import load_onnx_weights, recalibrate_batchnorm
+
+        load_onnx_weights(model, config.init_from)
+        d = config.data
+        batch = torch.from_numpy(train_set.images[: min(512, len(train_set.images))])
+        x = F.interpolate(aug.to_float(batch), size=(d.input_size, d.input_size), mode="bilinear",
+                          align_corners=False)
+        recalibrate_batchnorm(model, aug.normalise(x, d.mean, d.std))
+    else:
+        model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
+
+
+def load_extra_val(config: TrainConfig) -> dict[str, ImageSet]:
+    """The ``extra_val`` dev sets; ``photos`` ones become the chips the product would classify."""
+    from fer_ros.training.product_crops import photo_chips
+
+    sets = {}
+    for entry in config.data.extra_val:
+        unknown = set(entry) - {"name", "dir", "mode"}
+        if unknown or "name" not in entry or "dir" not in entry:
+            raise ValueError(f"extra_val entries need name, dir (and mode: crops|photos), got {entry}")
+        mode = entry.get("mode", "crops")
+        if mode == "photos":
+            sets[entry["name"]] = photo_chips(entry["dir"], config.data)
+        elif mode == "crops":
+            sets[entry["name"]] = load_dataset(entry["dir"], config.data, "majority", config.data.input_size)
+        else:
+            raise ValueError(f"extra_val mode must be crops or photos, got {mode!r}")
+    return sets
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -148,7 +187,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         from fer_ros.training.mgln_trainer import train_mgln
 
         return train_mgln(config, resume)
-    run_dir = Path(config.run_dir)
+    run_dir = Path(config.run_dir).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
@@ -165,8 +204,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     resuming = resume and (run_dir / "last.pt").is_file()
     model = build_training_model(config)
     if config.init_from and not resuming:  # a resumed run continues from its own last.pt instead
-        model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
+        initialise(model, config, train_set)
         log.info("initialised the model from %s", config.init_from)
+    extra_sets = load_extra_val(config)
     model = model.to(device)
     teacher = None
     if config.mode == "ld":
@@ -203,7 +243,10 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         log.info("resumed %s at epoch %d (best val acc %.4f)", run_dir, start_epoch, best_acc)
 
     images = torch.from_numpy(train_set.images)
+    soft = torch.from_numpy(train_set.soft) if train_set.soft is not None else None
     d = config.data
+    if soft is not None and config.mode != "ce":
+        raise ValueError(f"FER+ target {d.ferplus_target!r} needs mode 'ce' (soft targets replace the labels)")
     for epoch in range(start_epoch, config.epochs):
         if config.early_stopping_patience and epoch - best_epoch >= config.early_stopping_patience:
             log.info("early stopping: no val improvement for %d epochs", epoch - best_epoch)
@@ -221,8 +264,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             idx = order[start : start + config.batch_size]
             if len(idx) < 2:
                 continue
-            x = aug.augment(aug.to_float(images[idx]), config.augment, generator)
-            x = aug.normalise(x, d.mean, d.std).to(device)
+            x = aug.augment(aug.to_float(images[idx]), config.augment, generator, d.input_size)
+            x = aug.normalise(aug.degrade(x, config.augment, generator), d.mean, d.std).to(device)
             y = targets[idx].to(device)
             if isinstance(model, SelfCureNetwork):
                 logits, alpha = model.forward_with_weights(x)
@@ -238,7 +281,12 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 logits = model(x)
                 teacher_x = adapt_to_teacher(x, config.data, teacher_config.data)
                 loss = soft_cross_entropy(logits, teacher_distribution(teacher, teacher_x, config.ld_temperature))
+            elif soft is not None and d.ferplus_target == "distribution":
+                logits = model(x)
+                loss = soft_cross_entropy(logits, soft[idx].to(device))
             else:
+                if soft is not None and d.ferplus_target == "probability":  # a label drawn from the votes
+                    y = torch.multinomial(soft[idx], 1, generator=generator).squeeze(1).to(device)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=config.optim.label_smoothing)
             optimisation_step(loss, optimizer, scheduler, epoch)
@@ -256,6 +304,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": time.time() - t_epoch,
         }
+        for name, extra in extra_sets.items():
+            entry[f"{name}_acc"] = evaluate(model, extra, config, device).accuracy
         if config.mode == "scn":
             entry["relabelled"] = relabelled
             entry["train_labels_equal_clean"] = float((targets.numpy() == clean_targets).mean())
@@ -278,11 +328,15 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             "val_confusion": result.confusion,
         }
         save_checkpoint(run_dir / "last.pt", state)
+        if config.keep_epochs:
+            save_checkpoint(run_dir / f"epoch_{epoch + 1:03d}.pt",
+                            {k: state[k] for k in ("config", "model_state", "epoch", "history", "best_acc")})
         if improved:
             save_checkpoint(run_dir / "best.pt", state)
-        log.info("epoch %d/%d train loss %.4f acc %.4f | val loss %.4f acc %.4f%s | %.0fs", epoch + 1,
+        log.info("epoch %d/%d train loss %.4f acc %.4f | val loss %.4f acc %.4f%s%s | %.0fs", epoch + 1,
                  config.epochs, entry["train_loss"], entry["train_acc"], result.loss, result.accuracy,
-                 " *" if improved else "", entry["seconds"])
+                 " *" if improved else "", "".join(f" | {n} {entry[f'{n}_acc']:.4f}" for n in extra_sets),
+                 entry["seconds"])
         write_metrics(run_dir, config, history, best_acc, best_epoch)
     return write_metrics(run_dir, config, history, best_acc, best_epoch)
 

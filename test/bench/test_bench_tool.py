@@ -73,7 +73,11 @@ def test_tiny_run_writes_documented_keys(tmp_path):
     assert result["environment"]["machine"] and result["environment"]["date_utc"]
     lever = result["stream_levers"][0]
     assert "error" not in lever, lever.get("error")
-    assert lever["every"] == 2 and lever["gender_per_track"] and 0.0 <= lever["recall"] <= 1.0
+    assert lever["every"] == 2 and lever["gender_every"] > 1 and 0.0 <= lever["recall"] <= 1.0
+    # gender once per track (the core's): fewer gender calls than faces on the stream
+    assert 0.0 < lever["gender_faces_per_frame"] < lever["faces_per_frame"]
+    assert lever["stages_ms_mean"]["gender"] >= 0.0 and lever["stages_ms_mean"]["tracking"] > 0.0
+    assert result["providers"] == ["cpu"]
     assert lever["frame_ms"]["n"] == 6 and len(lever["new_face_delay_frames"]) == 4
     assert "haar-tuned" in result["comparison_other_configs"]
 

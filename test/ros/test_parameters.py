@@ -44,10 +44,12 @@ def test_pipeline_and_tracker_fields_map_one_to_one():
     values = {p.name: p.default for p in PARAMETERS}
     assert parameters.pipeline_config(values) == PipelineConfig()
     assert parameters.tracker_config(values) == TrackerConfig()
-    values.update(detection_scale=0.25, track_max_missed=9, smoothing="window")
-    assert parameters.pipeline_config(values).detection_scale == 0.25
+    values.update(detection_scale=0.25, track_max_missed=9, smoothing="window", providers=["cuda", "cpu"],
+                  gender_every=3)
+    config = parameters.pipeline_config(values)
+    assert config.detection_scale == 0.25 and config.providers == ("cuda", "cpu")  # ROS lists -> tuple
     tracker = parameters.tracker_config(values)
-    assert (tracker.max_missed, tracker.smoothing) == (9, "window")
+    assert (tracker.max_missed, tracker.smoothing, tracker.gender_every) == (9, "window", 3)
 
 
 def test_descriptors_carry_type_description_and_range():
@@ -63,6 +65,9 @@ def test_descriptors_carry_type_description_and_range():
         elif isinstance(spec.default, float):
             assert d.type == ParameterType.PARAMETER_DOUBLE and d.floating_point_range, spec.name
             assert d.floating_point_range[0].from_value <= spec.default <= d.floating_point_range[0].to_value
+        elif isinstance(spec.default, list):
+            assert d.type == ParameterType.PARAMETER_STRING_ARRAY, spec.name
+            assert spec.default and all(v in spec.choices for v in spec.default)
         else:
             assert d.type == ParameterType.PARAMETER_STRING
             if spec.choices:
@@ -76,6 +81,9 @@ def test_descriptors_carry_type_description_and_range():
     ("smoothing", "median", False), ("detection_scale", 0.01, False), ("detection_scale", 1.0, True),
     ("reliability", "reliable", True), ("reliability", "auto", True), ("reliability", "sometimes", False),
     ("transport", "compressed", True), ("transport", "raw", True), ("transport", "both", False),
+    ("providers", ["cuda", "cpu"], True), ("providers", ["openvino"], True), ("providers", ["gpu"], False),
+    ("providers", [], False), ("providers", ["cpu", "cpu"], False), ("providers", "cpu", False),
+    ("gender_every", 1, True), ("gender_every", 0, False),
 ])
 def test_check_value(name, value, ok):
     problem = check_value(parameters.BY_NAME[name], value)

@@ -1,4 +1,4 @@
-"""package.xml against rosdep's databases (as recorded from ros/rosdistro), the runtime requirements and CMake.
+"""Native install: package.xml vs rosdep (as recorded from ros/rosdistro), runtime requirements, CMake, executables.
 
 What is checked here, without network: every dependency key of package.xml is one that
 scripts/check_rosdep_keys.py found in ros/rosdistro (rosdep/base.yaml, rosdep/python.yaml, or a jazzy and
@@ -10,8 +10,12 @@ by ``make colcon-test`` (scripts/check_colcon_test.sh), not here.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+from pathlib import Path
 
+import pytest
 from testsupport import REPO
 
 spec = importlib.util.spec_from_file_location("check_rosdep_keys", REPO / "scripts" / "check_rosdep_keys.py")
@@ -58,3 +62,18 @@ def test_colcon_test_is_wired_to_pytest():
     block = cmake[cmake.index("if(BUILD_TESTING)"):]
     assert "find_package(ament_cmake_pytest" in block and "ament_add_pytest_test(" in block
     assert check.package_keys()["ament_cmake_pytest"] == "test_depend"
+
+
+def test_installed_executables_run_with_the_build_python():
+    """ros2 run / ros2 launch start the executables with the python they were built with (a venv's)."""
+    prefix = next((Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)
+                   if (Path(p) / "lib" / "fer_ros" / "perception_node").exists()), None)
+    if prefix is None:
+        pytest.skip("no colcon install of fer_ros on AMENT_PREFIX_PATH (run `make build`)")
+    for program in ("perception_node", "camera_source"):
+        path = prefix / "lib" / "fer_ros" / program
+        assert os.access(path, os.X_OK), f"{path} is not executable"
+        interpreter = path.read_text().splitlines()[0].removeprefix("#!")
+        assert Path(interpreter).is_absolute() and os.access(interpreter, os.X_OK), interpreter
+        # that interpreter sees the runtime requirements
+        subprocess.run([interpreter, "-c", "import cv2, numpy, onnxruntime"], capture_output=True, check=True)
