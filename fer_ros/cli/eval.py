@@ -6,8 +6,8 @@
 DATASET is ``<class>/<image>`` (emotion classes angry, disgust, fear, happy, sad, surprise, neutral;
 gender classes female, male; other folders are ignored). ``crops`` feeds every image as a face crop;
 ``photos`` runs the detector first and classifies the largest face (no face found = wrong).
-``sequences`` reads ``<class>/<sequence>/<frames in order>`` (e.g. CK+, neutral to peak; default detector
-``mtcnn``, whose landmarks the temporal model needs): without ``--temporal-model`` the single-frame model
+``sequences`` reads ``<class>/<sequence>/<frames in order>`` (e.g. CK+, neutral to peak; the product's
+default detector, whose landmarks the temporal model uses): without ``--temporal-model`` the single-frame model
 classifies the largest face of the last frame; with it, the temporal model scores the sequence's frames as
 one track (``--temporal-window`` frames, default the whole sequence). ``n`` then counts sequences.
 
@@ -228,7 +228,7 @@ def evaluate(dataset: Path, task: str, mode: str, model: str = "", detector: str
     return result
 
 
-def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "", detector: str = "mtcnn",
+def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "", detector: str = "blazeface",
                        detector_model: str = "", detection_scale: float = 1.0, min_face_size: int = 20,
                        crop: str = "", window: int = 0, num_threads: int = 1, progress: bool = True,
                        providers: tuple[str, ...] = DEFAULT_PROVIDERS) -> dict:
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, default=None, help="confusion matrix (default: JSON path .png)")
     parser.add_argument("--model", default="", help="registry name or .onnx path (default: the task's default)")
     parser.add_argument("--detector", default="", choices=("", *DETECTORS),
-                        help=f"default: {PHOTO_DETECTION.detector} (photos, the product default), mtcnn (sequences)")
+                        help=f"default: {PHOTO_DETECTION.detector}, the product default")
     parser.add_argument("--detector-model", default="", help="YuNet .onnx path")
     parser.add_argument("--detection-scale", type=float, default=PHOTO_DETECTION.detection_scale)
     parser.add_argument("--min-face-size", type=int, default=PHOTO_DETECTION.min_face_size)
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dataset.is_dir():
         parser.error(f"dataset folder {args.dataset} does not exist")
     canvas = tuple(int(v) for v in args.canvas.lower().split("x")) if args.canvas else None
-    args.detector = args.detector or ("mtcnn" if args.mode == "sequences" else PHOTO_DETECTION.detector)
+    args.detector = args.detector or PHOTO_DETECTION.detector
     if args.temporal_model and args.mode != "sequences":
         parser.error("--temporal-model needs --mode sequences")
     if args.mode == "sequences" and args.task != "emotion":

@@ -184,7 +184,7 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="mgln-ckplus", kind="temporal", file="temporal_mgln_ckplus.onnx",
-            sha256="f20e20b636e083b15272897c32449845640ffc763f4fdfa2500c44272bbc0535",
+            sha256="79a8f47a330f2d77eed2a792ce277750b8f323c7c67627a8e5fbb2b0f73caf28",
             input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
             labels=EMOTION_LABELS, face_crop="dlib-aligned", provenance=None,
             notes="MGLN (Yu et al.) per face track: trained here with fer_ros.training on the 40 CK+ sequences "
