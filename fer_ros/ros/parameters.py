@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
 from fer_ros.core.onnx_session import PROVIDERS
-from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW
+from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW, TemporalTracker
+from fer_ros.core.temporal import temporal_tracker as _temporal_tracker
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
 
 if TYPE_CHECKING:
@@ -220,6 +221,16 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     config = dataclasses.replace(_TRACKER_DEFAULTS, **fields)
     config.validate()
     return config
+
+
+def temporal_tracker(values: dict[str, Any]) -> TemporalTracker | None:
+    """The temporal model per track for these values (None when ``temporal_model`` is empty).
+
+    The node and ``fer-ros-infer`` on bags both build it here, on the same threads and providers as the
+    pipeline's sessions.
+    """
+    return _temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"],
+                             values["providers"])
 
 
 def values_from_params_file(path: str | Path, node_name: str = "perception_node") -> dict[str, Any]:
