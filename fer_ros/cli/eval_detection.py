@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from fer_ros.cli.options import add_providers_argument
+from fer_ros.core.blazeface import DETECTOR_VARIANTS, BlazeFaceDetector
 from fer_ros.core.boxes import box_iou
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
@@ -107,10 +108,8 @@ def build(config: str, yunet: str, min_face_size: int = 48,
         p = float(parts[1]) if len(parts) > 1 else 0.6
         r = float(parts[2]) if len(parts) > 2 else 0.7
         base = MTCNNDetector(thresholds=(p, r, 0.7), providers=providers)
-    elif name in ("blazeface", "blazeface-full"):
-        from fer_ros.core.blazeface import BlazeFaceDetector
-
-        base = BlazeFaceDetector("full" if name == "blazeface-full" else "short",
+    elif name in DETECTOR_VARIANTS:
+        base = BlazeFaceDetector(DETECTOR_VARIANTS[name],
                                  float(parts[1]) if len(parts) > 1 else PipelineConfig.detection_threshold,
                                  providers=providers)
     elif name == "yunet":
@@ -187,6 +186,12 @@ def measure_photos(detector: ScaledDetector, photos) -> dict:
             "per_photo": per_photo if len(per_photo) <= 50 else {}}
 
 
+def write_json(path: Path, out: dict) -> None:
+    """The results as indented JSON (the folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+
+
 def main_photos(args) -> int:
     photos = load_photos(args.photos, args.one_face)
     if not photos:
@@ -200,8 +205,7 @@ def main_photos(args) -> int:
               f"cpu ms/photo {r['cpu_ms_mean']:.1f}", file=sys.stderr)
     out = {"photos": str(args.photos), "one_face": args.one_face, "min_face_size": args.min_face_size,
            "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, out)
     return 0
 
 
@@ -231,8 +235,7 @@ def main_bench_frames(args) -> int:
               f"{r4['cpu_ms_mean']:.1f}", file=sys.stderr)
     out = {"bench_frames": args.bench_frames, "faces": face_crops(args.bench_faces)[0], "frame_size": [640, 480],
            "min_face_size": args.min_face_size, "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, out)
     return 0
 
 
@@ -316,8 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "providers": providers,
            "results": results,
            "pipeline_stages": stage_results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, out)
     return 0
 
 
