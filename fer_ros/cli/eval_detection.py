@@ -37,7 +37,7 @@ import numpy as np
 
 from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.blazeface import DETECTOR_VARIANTS, BlazeFaceDetector
-from fer_ros.core.boxes import box_iou
+from fer_ros.core.boxes import box_iou, greedy_matches
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
 from fer_ros.core.image_input import image_files
@@ -145,13 +145,7 @@ def photo_matches(truth: list[list[float]], found: list[tuple[float, float, floa
             iou = box_iou(tuple(t), f)
             if iou >= 0.4 or (t[0] <= cx <= t[0] + t[2] and t[1] <= cy <= t[1] + t[3]):
                 pairs.append((iou, i, j))
-    used_t: set[int] = set()
-    used_f: set[int] = set()
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in used_t and j not in used_f:
-            used_t.add(i)
-            used_f.add(j)
-    return len(used_t)
+    return len(greedy_matches(pairs))
 
 
 def load_photos(folder: Path, one_face: bool) -> list[tuple[Path, list[list[float]] | None]]:
