@@ -22,10 +22,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from fer_ros.core.labels import EMOTION_LABELS
 from fer_ros.core.model_registry import MODELS, ModelFileError, find_model_file, sha256_of
 
 EMOTION_METADATA = {
-    "labels": "angry,disgust,fear,happy,sad,surprise,neutral",
+    "labels": ",".join(EMOTION_LABELS),
     "input_size": "64,64",
     "colour": "gray",
     "normalisation_mean": "127.5",
