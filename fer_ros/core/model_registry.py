@@ -225,7 +225,7 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
-DEFAULT_EMOTION_MODEL = "fer-ensemble-ferplus"  # "mini-xception-fer2013" (seed) and "fer-resnet-fer2013" stay selectable
+DEFAULT_EMOTION_MODEL = "fer-ensemble-ferplus"  # the seed and "fer-resnet-fer2013" stay selectable
 DEFAULT_GENDER_MODEL = "dlib-gender-v1"
 
 
