@@ -39,6 +39,7 @@ setup(
                                   if p.is_file() and p.name != ".keep"]),
         ("share/fer_ros/config", [str(p.relative_to(HERE)) for p in sorted((HERE / "config").glob("*"))
                                   if p.is_file() and p.name != ".keep"]),
+        ("share/fer_ros/msg", [str(p.relative_to(HERE)) for p in sorted((HERE / "msg").glob("*.msg"))]),
     ],
     install_requires=RUNTIME + OPENCV,
     extras_require={

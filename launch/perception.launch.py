@@ -4,6 +4,13 @@
     ros2 launch fer_ros perception.launch.py camera_topic:=/my_camera/image_raw params_file:=/path/my.yaml
     ros2 launch fer_ros perception.launch.py start_camera_source:=true camera_source:=synthetic
     ros2 launch fer_ros perception.launch.py camera_topic:=/my_camera/image transport:=compressed
+    ros2 launch fer_ros perception.launch.py lifecycle:=true                    # managed, configured+activated
+    ros2 launch fer_ros perception.launch.py lifecycle:=true autostart:=false   # managed, left unconfigured
+
+With lifecycle:=true the managed variant (perception_lifecycle_node) is started as a launch_ros
+LifecycleNode; with autostart (the default) this file requests its configure transition and, once that
+has succeeded, its activate transition. A failed configure (e.g. a bad model) leaves it unconfigured,
+with the reason in its log.
 
 The Fast DDS profile (32 MB shared-memory segment, so best-effort camera images of 640x480 and more
 arrive between processes) is set for every process this file starts, unless dds_profile is overridden;
@@ -11,11 +18,44 @@ the camera driver started elsewhere needs the same FASTDDS_DEFAULT_PROFILES_FILE
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    OpaqueFunction,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+)
 from launch.conditions import IfCondition
+from launch.events import matches_action
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
+
+
+def flag(context, name: str) -> bool:
+    """A true/false launch argument, read the way launch's IfCondition reads one."""
+    text = LaunchConfiguration(name).perform(context).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError(f"launch argument {name}:={text!r}: expected true or false")
+    return text in ("true", "1")
+
+
+def lifecycle_start(node: LifecycleNode) -> list:
+    """configure now, activate once the first configure has succeeded (configuring -> inactive).
+
+    Matching the start state too, and only once, keeps a later manual deactivate (active -> deactivating
+    -> inactive) or re-configure from being answered with another activate.
+    """
+    activate = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, start_state="configuring", goal_state="inactive", handle_once=True,
+        entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                              transition_id=Transition.TRANSITION_ACTIVATE))]))
+    configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                            transition_id=Transition.TRANSITION_CONFIGURE))
+    return [activate, node, configure]
 
 
 def generate_launch_description():
@@ -49,6 +89,12 @@ def generate_launch_description():
             "reliability", default_value="",
             description="auto, best_effort or reliable; empty: as in params_file"),
         DeclareLaunchArgument(
+            "lifecycle", default_value="false",
+            description="start the managed (lifecycle) node perception_lifecycle_node instead of perception_node"),
+        DeclareLaunchArgument(
+            "autostart", default_value="true",
+            description="with lifecycle:=true: configure and activate it right away (false: leave it unconfigured)"),
+        DeclareLaunchArgument(
             "dds_profile",
             default_value=EnvironmentVariable(
                 "FASTDDS_DEFAULT_PROFILES_FILE",
@@ -62,15 +108,12 @@ def generate_launch_description():
         overrides = {name: LaunchConfiguration(name).perform(context) for name in ("transport", "reliability")}
         parameters = [LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
         parameters += [{k: v for k, v in overrides.items() if v}] if any(overrides.values()) else []
-        return [Node(
-            package="fer_ros",
-            executable="perception_node",
-            name="perception_node",
-            namespace=namespace,
-            parameters=parameters,
-            remappings=[("camera/image_raw", camera_topic)],
-            output="screen",
-        )]
+        options = dict(package="fer_ros", name="perception_node", namespace=namespace, parameters=parameters,
+                       remappings=[("camera/image_raw", camera_topic)], output="screen")
+        if not flag(context, "lifecycle"):
+            return [Node(executable="perception_node", **options)]
+        node = LifecycleNode(executable="perception_lifecycle_node", **options)
+        return lifecycle_start(node) if flag(context, "autostart") else [node]
 
     camera = Node(
         package="fer_ros",

@@ -1,4 +1,5 @@
 """Benchmarks of fer_ros (``fer-ros-bench``): frames, timing statistics, baselines and report writing.
 
-ROS-free like the core; the end-to-end ROS driver lives in ``fer_ros.ros.bench_e2e``.
+ROS-free like the core, except ``fer_ros.bench.e2e``, which drives the perception node over DDS (rclpy is
+imported there only inside the functions that talk to ROS).
 """

@@ -43,7 +43,7 @@ def _measure(path: str, mode: str, repeat: int) -> dict:
     import numpy as np
 
     from fer_ros.bench.stats import proc_memory_mb, summarize
-    from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr
+    from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr
 
     msg = SimpleNamespace(format="png", data=Path(path).read_bytes())
     before = proc_memory_mb()

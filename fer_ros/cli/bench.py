@@ -110,7 +110,7 @@ def _stage_jobs(args, mode) -> list[StageJob]:
 def _run_e2e(args, mode, out_dir: Path) -> dict:
     seconds = args.stream_seconds if args.stream_seconds is not None else mode[5]
     out = out_dir / "e2e.json"
-    cmd = [sys.executable, "-m", "fer_ros.ros.bench_e2e", "drive", "--json", str(out), "--out-dir", str(out_dir),
+    cmd = [sys.executable, "-m", "fer_ros.bench.e2e", "drive", "--json", str(out), "--out-dir", str(out_dir),
            "--faces", args.faces, "--seed", str(args.seed), "--latency-frames", str(mode[4]),
            "--soak-seconds", str(seconds), "--warmup", "3" if args.tiny else "10",
            "--distinct-frames", "2" if args.tiny else "10", "--node-cpus", "0",

@@ -51,9 +51,9 @@ from fer_ros.core.image_input import image_files
 from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 from fer_ros.training.ferplus import ferplus_items, is_ferplus_folder
 
-# detection settings of --mode photos (full resolution, small faces allowed); training's end-to-end dev
-# check (fer_ros.training.product_crops.photo_chips) uses the same
-PHOTO_DETECTION = PipelineConfig(detector="haar", detection_scale=1.0, min_face_size=20, max_faces=100)
+# detection settings of --mode photos: the product's default detector, at full resolution with small faces
+# allowed; training's end-to-end dev check (fer_ros.training.product_crops.photo_chips) uses the same
+PHOTO_DETECTION = PipelineConfig(detection_scale=1.0, min_face_size=20, max_faces=100)
 
 
 def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, default=None, help="confusion matrix (default: JSON path .png)")
     parser.add_argument("--model", default="", help="registry name or .onnx path (default: the task's default)")
     parser.add_argument("--detector", default="", choices=("", *DETECTORS),
-                        help="default: haar (photos), mtcnn (sequences)")
+                        help=f"default: {PHOTO_DETECTION.detector} (photos, the product default), mtcnn (sequences)")
     parser.add_argument("--detector-model", default="", help="YuNet .onnx path")
     parser.add_argument("--detection-scale", type=float, default=PHOTO_DETECTION.detection_scale)
     parser.add_argument("--min-face-size", type=int, default=PHOTO_DETECTION.min_face_size)

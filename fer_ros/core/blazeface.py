@@ -120,12 +120,13 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
     return np.array(out_b, np.float32), np.array(out_s, np.float32), np.array(out_k, np.float32)
 
 
-def drop_inner(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
-               inside: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop boxes lying mostly (``inside`` of their area) within a box of a higher score.
+def drop_nested(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
+                inside: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of two nested boxes (``inside`` of the smaller one's area within the larger), keep the higher score.
 
-    A fine pyramid level sees parts of a near face (an eye and the brow, ~half its size) as faces: IoU with
-    the whole face is too small for NMS, but they lie inside it. Faces do not nest.
+    Faces do not nest, but the pyramid's levels make such pairs: a fine level sees part of a near face (an eye
+    and a brow) as a face, a coarse one a face with its hair and neck; both have too small an IoU with the
+    real face for the NMS.
     """
     if len(boxes) < 2:
         return boxes, scores, keypoints
@@ -133,10 +134,14 @@ def drop_inner(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
     area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
     w = np.maximum(0.0, np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]))
     h = np.maximum(0.0, np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]))
-    covered = (w * h) / np.maximum(area[:, None], 1e-12)  # [i, j]: share of box i inside box j
-    np.fill_diagonal(covered, 0.0)
-    inner = ((covered >= inside) & (scores[None, :] > scores[:, None])).any(axis=1)
-    return boxes[~inner], scores[~inner], keypoints[~inner]
+    inter = w * h
+    nested = inter / np.maximum(np.minimum(area[:, None], area[None]), 1e-12) >= inside
+    kept: list[int] = []
+    for k in np.argsort(-scores, kind="stable"):
+        if not any(nested[k, j] for j in kept):
+            kept.append(int(k))
+    keep = np.sort(np.asarray(kept))
+    return boxes[keep], scores[keep], keypoints[keep]
 
 
 # mouth width / eye distance of dlib's mean face (the template the aligned chips are fitted to)
@@ -157,8 +162,8 @@ class BlazeFaceDetector:
     ``detect(image, min_face_size)`` runs the network on the image itself (any size: it is scaled so that
     ``min_face_size`` becomes the variant's smallest reliable face, never enlarged, and padded to a multiple
     of the network stride), then on copies 4x (short) / 3x (full) smaller until the image fits the trained
-    input size, where it is letterboxed; all candidates are merged by one weighted NMS, and boxes lying inside
-    a better one (parts of a near face seen by a fine level) are dropped. ``redetect`` searches
+    input size, where it is letterboxed; all candidates are merged by one weighted NMS, and of two nested
+    boxes only the better one is kept (see ``drop_nested``). ``redetect`` searches
     each previous face's region at the trained input size, all regions in one batch.
     """
 
@@ -261,7 +266,7 @@ class BlazeFaceDetector:
             keypoints.append((kp - offset) / s)
             scores.append(sc)
         merged = weighted_nms(np.concatenate(boxes), np.concatenate(scores), np.concatenate(keypoints))
-        return _detections(*drop_inner(*merged), min_face_size)
+        return _detections(*drop_nested(*merged), min_face_size)
 
     def detect_many(self, images: list[np.ndarray], min_face_size: float = 0.0,
                     size: int = 0) -> list[list[Detection]]:

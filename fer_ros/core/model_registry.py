@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_ros.core.labels import EMOTION_LABELS, GENDER_LABELS
+from fer_ros.core.share import share_dirs
 
 FIX_HINT = "run `fer-ros-models derive` (or `python -m fer_ros.cli.models derive`) to rebuild models/"
 
@@ -239,25 +239,8 @@ def sha256_of(path: str | Path) -> str:
 
 def model_dirs() -> list[Path]:
     """Folders searched for a model file name, in lookup order."""
-    dirs: list[Path] = []
-    if os.environ.get("FER_ROS_MODEL_DIR"):
-        dirs.append(Path(os.environ["FER_ROS_MODEL_DIR"]))
-    here = Path(__file__)
-    for module_file in (here, here.resolve()):
-        for parent in module_file.parents:
-            if parent.name in ("site-packages", "dist-packages"):
-                # <prefix>/lib/pythonX.Y/site-packages/fer_ros/core/model_registry.py
-                dirs.append(parent.parents[2] / "share" / "fer_ros" / "models")
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            dirs.append(Path(prefix) / "share" / "fer_ros" / "models")
-    dirs.append(Path(sys.prefix) / "share" / "fer_ros" / "models")
-    dirs.append(here.resolve().parents[2] / "models")  # source checkout
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
+    dirs = [Path(os.environ["FER_ROS_MODEL_DIR"])] if os.environ.get("FER_ROS_MODEL_DIR") else []
+    return dirs + [d for d in share_dirs("models") if d not in dirs]
 
 
 def find_model_file(file_name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Result dataclasses produced by the pipeline for one frame."""
+"""Result dataclasses produced by the pipeline for one frame, and their JSON and message-field forms."""
 
 from __future__ import annotations
 
@@ -80,4 +80,30 @@ def frame_to_dict(result: FrameResult) -> dict:
         "full_detection": result.full_detection,
         "timings_ms": {k: round(float(v), 3) for k, v in result.timings_ms.items()},
         "faces": [face_to_dict(f, result.emotion_labels) for f in result.faces],
+    }
+
+
+def face_emotion_fields(face: Face) -> dict:
+    """Field values of a ``fer_ros/FaceEmotion`` message for one face (msg/FaceEmotion.msg documents them).
+
+    ``float32[]`` fields are float32 numpy arrays (landmarks flattened x0, y0, ... x4, y4; empty for
+    Haar). Shared by the rclpy publisher (fer_ros/ros/messages.py) and the bag writer (fer_ros/bag).
+    """
+    x, y, w, h = (float(v) for v in face.detection.box)
+    landmarks = face.detection.landmarks
+    temporal = face.temporal_frames > 0
+    return {
+        "id": face.track_id, "x": x, "y": y, "width": w, "height": h,
+        "detection_confidence": float(face.detection.score),
+        "landmarks": (np.zeros(0, np.float32) if landmarks is None
+                      else np.asarray(landmarks, np.float32).reshape(-1)),
+        "emotion": face.emotion, "emotion_confidence": float(face.emotion_confidence),
+        "emotion_scores": np.asarray(face.emotion_scores, np.float32).reshape(-1),
+        "gender": face.gender, "gender_confidence": float(face.gender_confidence),
+        # temporal model over the track: empty / 0 until its window is full
+        "temporal_emotion": face.temporal_emotion if temporal else "",
+        "temporal_confidence": float(face.temporal_confidence) if temporal else 0.0,
+        "temporal_scores": (np.asarray(face.temporal_scores, np.float32).reshape(-1) if temporal
+                            else np.zeros(0, np.float32)),
+        "temporal_frames": int(face.temporal_frames),
     }

@@ -20,9 +20,9 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from fer_ros.core.image_convert import encode_compressed, fill_image_msg
 from fer_ros.core.image_input import IMAGE_SUFFIXES, image_files
 from fer_ros.ros import shutdown
-from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 

@@ -25,8 +25,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
+from fer_ros.core.image_convert import image_to_bgr
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import image_to_bgr
 from fer_ros.ros.processes import interrupt
 from fer_ros.ros.shutdown import StopRequest
 
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[demo] no debug frame with a face arrived", flush=True)
         ok = (bool(with_faces) and watcher.debug_written) or stop.requested  # Ctrl-C: a normal end
     finally:
+        stop.ignore_further()  # a second Ctrl-C must not cut the clean stop of the nodes short
         codes = (interrupt(camera), interrupt(node))
         watcher.close()
         print(f"[demo] stopped camera_source and perception_node (exit codes {codes[0]}, {codes[1]})", flush=True)

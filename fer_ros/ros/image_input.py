@@ -20,8 +20,8 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-RELIABILITIES: tuple[str, ...] = ("auto", "best_effort", "reliable")
-TRANSPORTS: tuple[str, ...] = ("raw", "compressed")
+from fer_ros.ros.parameters import RELIABILITIES, TRANSPORTS
+
 RECHECK_PERIOD_S = 1.0  # fallback look at the topic's publishers (events normally trigger it sooner)
 EVENT_CHECK_DELAY_S = 0.05  # after a matched/incompatible event: soon, but outside the event callback
 
@@ -91,6 +91,16 @@ class ImageSubscription:
         policy, reason = match_publishers([info.qos_profile.reliability for info in infos])
         if policy != self.policy:
             self._subscribe(policy, reason)
+
+    def close(self) -> None:
+        """Unsubscribe and stop watching the publishers (the lifecycle node's deactivate)."""
+        for timer in (getattr(self, "_recheck_timer", None), self._event_timer):
+            if timer is not None:
+                self._node.destroy_timer(timer)
+        self._event_timer = None
+        if self._subscription is not None:
+            self._node.destroy_subscription(self._subscription)
+            self._subscription = None
 
     def _on_event(self, _info) -> None:
         # publishers came or went: look again soon, from a timer (not from this subscription's own callback)

@@ -43,3 +43,9 @@ class LatestFrameSlot:
             self._closed = True
             self._item = None
             self._cond.notify_all()
+
+    def reopen(self) -> None:
+        """Accept items again after ``close`` (empty; the ``dropped`` count goes on)."""
+        with self._cond:
+            self._closed = False
+            self._item = None

@@ -12,7 +12,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Header
 
-from fer_ros.core.results import Face
+from fer_ros.core.results import Face, face_emotion_fields
 from fer_ros.msg import FaceEmotion, FaceEmotionArray
 from fer_ros.ros.health import HealthSnapshot
 
@@ -27,19 +27,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 def face_emotion(face: Face) -> FaceEmotion:
     """One FaceEmotion message from a core Face (pixels of the full-resolution image)."""
-    x, y, w, h = (float(v) for v in face.detection.box)
-    msg = FaceEmotion(id=face.track_id, x=x, y=y, width=w, height=h,
-                      detection_confidence=float(face.detection.score),
-                      emotion=face.emotion, emotion_confidence=float(face.emotion_confidence),
-                      gender=face.gender, gender_confidence=float(face.gender_confidence))
-    if face.detection.landmarks is not None:
-        msg.landmarks = float32_array(face.detection.landmarks)
-    msg.emotion_scores = float32_array(face.emotion_scores)
-    if face.temporal_frames:
-        msg.temporal_emotion, msg.temporal_confidence = face.temporal_emotion, float(face.temporal_confidence)
-        msg.temporal_scores = float32_array(face.temporal_scores)
-        msg.temporal_frames = int(face.temporal_frames)
-    return msg
+    fields = face_emotion_fields(face)
+    for name in ("landmarks", "emotion_scores", "temporal_scores"):
+        fields[name] = float32_array(fields[name])
+    return FaceEmotion(**fields)
 
 
 def float32_array(values) -> array:

@@ -3,23 +3,32 @@
 Pipeline parameters carry the names of ``PipelineConfig`` fields and tracker parameters map onto
 ``TrackerConfig``; their defaults come from those dataclasses (defined once, in the core).
 ``config/perception.yaml`` lists the same values with a comment each (a test keeps them in sync).
+The table and ``values_from_params_file`` import no ROS (rcl_interfaces only inside ``descriptor``), so
+``fer-ros-infer`` on bags takes the node's parameters and params files without a ROS install.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
-
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.node import Node
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
 from fer_ros.core.onnx_session import PROVIDERS
 from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
-from fer_ros.ros.image_input import RELIABILITIES, TRANSPORTS
+
+if TYPE_CHECKING:
+    from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.node import Node
+
+# accepted values of the image input parameters (fer_ros/ros/image_input.py implements them); defined here,
+# not there, so that this table imports no ROS
+RELIABILITIES: tuple[str, ...] = ("auto", "best_effort", "reliable")
+TRANSPORTS: tuple[str, ...] = ("raw", "compressed")
+IMAGE_CONVERTERS: tuple[str, ...] = ("auto", "cv_bridge", "builtin")  # fer_ros/ros/image_converter.py
 
 _PIPELINE_DEFAULTS = PipelineConfig()
 _TRACKER_DEFAULTS = TrackerConfig()
@@ -67,6 +76,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "publishers come and go", "node", choices=RELIABILITIES, read_only=True),
     ParamSpec("qos_depth", 1, "QoS history depth of the image subscription", "node", low=1, high=100, step=1,
               read_only=True),
+    ParamSpec("image_converter", "auto", "sensor_msgs/Image to BGR: builtin (numpy/OpenCV, faster), cv_bridge, or "
+              "auto = builtin for the encodings it covers and cv_bridge (where installed) for the others", "node",
+              choices=IMAGE_CONVERTERS, read_only=True),
     # --- detector and models (changing one rebuilds the pipeline before the next frame) ---
     _pipe("detector", "face detector: blazeface = MediaPipe BlazeFace short range, blazeface-full = its full-range "
           "model (yunet needs detector_model)", choices=DETECTORS),
@@ -137,6 +149,8 @@ def _choices_text(spec: ParamSpec) -> str:
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """ROS descriptor (type, description, range, read-only) for one parameter."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+
     d = ParameterDescriptor(name=spec.name, read_only=spec.read_only)
     text = spec.description
     if spec.choices:
@@ -206,6 +220,62 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     config = dataclasses.replace(_TRACKER_DEFAULTS, **fields)
     config.validate()
     return config
+
+
+def values_from_params_file(path: str | Path, node_name: str = "perception_node") -> dict[str, Any]:
+    """Every parameter's value: the defaults, overridden by a ROS 2 params file (``--params-file`` format).
+
+    Sections apply in file order when their key is ``/**``, ``*`` or a (namespaced) name ending in
+    ``node_name``, e.g. ``perception_node``, ``/robot1/perception_node``. Raises ValueError naming the
+    file and the parameter for a value of the wrong type or outside its range, or a parameter the node
+    does not have (ROS's own, e.g. ``use_sim_time``, are ignored).
+    """
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError("reading a params file needs PyYAML (pip install pyyaml)") from None
+
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read params file {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"params file {path}: expected '<node name>: ros__parameters: ...' sections")
+    values = {spec.name: spec.default for spec in PARAMETERS}
+    for key, section in document.items():
+        name = str(key).rstrip("/")
+        if name not in ("/**", "**", "*", "/*") and name.split("/")[-1] != node_name:
+            continue
+        given = section.get("ros__parameters") if isinstance(section, dict) else None
+        if not isinstance(given, dict):
+            raise ValueError(f"params file {path}: section {key!r} has no 'ros__parameters' mapping")
+        for pname, value in given.items():
+            spec = BY_NAME.get(pname)
+            if spec is None:
+                if pname in _ROS_OWN_PARAMETERS:
+                    continue
+                raise ValueError(f"params file {path}: unknown parameter {pname!r} "
+                                 f"(the node's parameters: {', '.join(BY_NAME)})")
+            value, problem = _typed(spec, value)
+            problem = problem or check_value(spec, value)
+            if problem:
+                raise ValueError(f"params file {path}: {problem}")
+            values[pname] = value
+    return values
+
+
+_ROS_OWN_PARAMETERS = ("use_sim_time", "qos_overrides", "start_type_description_service")
+
+
+def _typed(spec: ParamSpec, value: Any) -> tuple[Any, str]:
+    """``value`` in the type of ``spec``'s default (an integer is a valid double), or why it is not."""
+    want = type(spec.default)
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value), ""
+    if type(value) is not want:
+        return value, f"{spec.name}={value!r} must be {want.__name__}, got {type(value).__name__}"
+    return value, ""
 
 
 _YAML_SECTIONS = {

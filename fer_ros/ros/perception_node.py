@@ -13,6 +13,8 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import rclpy
@@ -23,6 +25,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.core.draw import draw_faces
+from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg
 from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
 from fer_ros.core.temporal import temporal_tracker
@@ -30,37 +33,10 @@ from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
 from fer_ros.ros.health import HealthMonitor
-from fer_ros.ros.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg, image_to_bgr
+from fer_ros.ros.image_converter import ImageConverter
 from fer_ros.ros.image_input import ImageSubscription
 from fer_ros.ros.latest_frame import LatestFrameSlot
-
-WARN_PERIOD_S = 5.0  # at most one warning per problem kind in this period
-
-
-class ThrottledLog:
-    """One log line per problem kind per period, telling how many similar events it stands for."""
-
-    def __init__(self, logger, period_s: float = WARN_PERIOD_S) -> None:
-        self._logger = logger
-        self._period = period_s
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warn(self, kind: str, text: str) -> None:
-        self._log(kind, text, self._logger.warning)
-
-    def error(self, kind: str, text: str) -> None:
-        self._log(kind, text, self._logger.error)
-
-    def _log(self, kind: str, text: str, emit) -> None:
-        now = time.monotonic()
-        if now - self._last.get(kind, -1e9) < self._period:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        count = self._suppressed.pop(kind, 0)
-        more = f" ({count} more like this in the last {self._period:.0f} s)" if count else ""
-        self._last[kind] = now
-        emit(text + more)
+from fer_ros.ros.throttled_log import ThrottledLog
 
 
 def build_pipeline(values: dict[str, Any]) -> Pipeline:
@@ -93,17 +69,36 @@ class RosLogHandler(logging.Handler):
             self._ros_logger.info(text)
 
 
-class PerceptionNode(Node):
-    """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``."""
+@dataclass(frozen=True)
+class FrameTimings:
+    """Milliseconds one processed frame spent in each step of the worker (for ``timing_hook``)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    convert: float  # sensor_msgs image -> BGR array
+    pipeline: float  # Pipeline.process: detection, classification and tracking
+    tracking: float  # the tracking part of it (the pipeline's own timing)
+    temporal: float  # the temporal model per track (0 when off)
+    build_msg: float  # FaceEmotionArray (and Detection2DArray)
+    publish: float  # their publish calls
+    step: float  # the whole worker step, debug image included
+
+
+class PerceptionNode(Node):
+    """ROS adapter around ``fer_ros.core.pipeline.Pipeline`` and ``fer_ros.core.tracking.Tracker``.
+
+    ``timing_hook``: when set (e.g. by the end-to-end benchmark), called from the worker thread with the
+    ``FrameTimings`` of every processed frame.
+    """
+
+    timing_hook: Callable[[FrameTimings], None] | None = None
+
+    def __init__(self, *, start: bool = True, **kwargs: Any) -> None:
         super().__init__("perception_node", **kwargs)
         self._values = parameters.declare_all(self)
         self._log_handler = RosLogHandler(self.get_logger())
         logging.getLogger("fer_ros").addHandler(self._log_handler)
-        self._pipeline = build_pipeline(self._values)
-        self._tracker = Tracker(parameters.tracker_config(self._values))
-        self._temporal = self._temporal_tracker(self._values)
+        self._pipeline: Pipeline | None = None
+        self._tracker: Tracker | None = None
+        self._temporal = None
         self._pending_temporal: tuple | None = None  # (tracker or None,) while a change waits for the worker
         self._pending_lock = threading.Lock()
         self._pending_pipeline: Pipeline | None = None
@@ -117,12 +112,25 @@ class PerceptionNode(Node):
         self._health = HealthMonitor()
         self._slot = LatestFrameSlot()
         self.debug_images_published = 0
+        self._worker: threading.Thread | None = None
+        self._running = False
+        if start:  # the managed variant (fer_ros/ros/lifecycle_node.py) runs these on its transitions
+            self.load_models()
+            self.open_outputs()
+            self.open_inputs()
 
-        v = self._values
-        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
-        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
-                                        self._on_image)
+    def load_models(self) -> None:
+        """Build the pipeline and trackers from the current parameters (loads and checks every model)."""
+        pipeline = build_pipeline(self._values)
+        tracker = Tracker(parameters.tracker_config(self._values))
+        temporal = self._temporal_tracker(self._values)
+        to_bgr = ImageConverter(self._values["image_converter"])  # cv_bridge importable if asked for
+        with self._pending_lock:
+            self._pipeline, self._tracker, self._temporal, self._to_bgr = pipeline, tracker, temporal, to_bgr
+            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
 
+    def open_outputs(self) -> None:
+        """The publishers and the once-a-second health report."""
         self._emotion_pub = self.create_publisher(FaceEmotionArray, "faces/emotion", 10)
         self._debug_pub = self.create_publisher(Image, "faces/debug_image", 1)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -134,11 +142,21 @@ class PerceptionNode(Node):
             self._detections_pub = self.create_publisher(messages.Detection2DArray, "faces/detections", 10)
 
         # steady clock: health reports go on when use_sim_time is set and /clock is paused or absent
-        self.create_timer(1.0, self._report_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._health_timer = self.create_timer(1.0, self._report_health,
+                                               clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def open_inputs(self) -> None:
+        """The image subscriptions and the worker: frames are processed from here on."""
+        v = self._values
+        image_topic = self.resolve_topic_name(v["image_topic"])  # expanded and remapped
+        self._input = ImageSubscription(self, image_topic, v["transport"], v["reliability"], v["qos_depth"],
+                                        self._on_image)
+
         self._running = True
         self._worker = threading.Thread(target=self._work, name="fer_ros_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info(f"listening on {self._input.describe()}; detector {v['detector']} on "
+        self.get_logger().info(f"listening on {self._input.describe()}; image converter "
+                               f"{self._to_bgr.describe()}; detector {v['detector']} on "
                                f"{', '.join(self._pipeline.providers)}, "
                                f"publishing {self.resolve_topic_name('faces/emotion')}")
 
@@ -233,50 +251,72 @@ class PerceptionNode(Node):
     def _process(self, msg, received: float) -> None:
         self._apply_pending()
         values = self._values
+        t0 = time.perf_counter()
         try:
             if isinstance(msg, CompressedImage):
                 bgr = compressed_to_bgr(msg, values["max_image_pixels"])
             else:
-                bgr = image_to_bgr(msg, values["max_image_pixels"])
+                bgr = self._to_bgr(msg, values["max_image_pixels"])
         except ImageConversionError as exc:
             self._health.frame_invalid()
             self._log.warn(exc.problem, f"frame skipped: {exc}")
             return
-        start = time.monotonic()
+        t1 = time.perf_counter()
         # tracked faces, gender once per track; raising here is a failure, not bad input: see _work
         result = self._pipeline.process(bgr, self._tracker)
-        processing = time.monotonic() - start
+        t2 = time.perf_counter()
         faces = result.faces
         if self._temporal is not None:
             faces = self._temporal.update(bgr, faces, self._tracker.active_ids)
+        t3 = time.perf_counter()
         labels = tuple(result.emotion_labels)
-        self._emotion_pub.publish(messages.face_emotion_array(msg.header, faces, labels))
+        outgoing = [(self._emotion_pub, messages.face_emotion_array(msg.header, faces, labels))]
         if self._detections_pub is not None and values["publish_detections"]:
-            self._detections_pub.publish(messages.detection2d_array(msg.header, faces, labels))
+            outgoing.append((self._detections_pub, messages.detection2d_array(msg.header, faces, labels)))
+        t4 = time.perf_counter()
+        for publisher, out in outgoing:
+            publisher.publish(out)
+        t5 = time.perf_counter()
         if values["publish_debug_image"] and self._debug_pub.get_subscription_count() > 0:
             debug = fill_image_msg(Image(header=msg.header), draw_faces(bgr, faces))
             self._debug_pub.publish(debug)
             self.debug_images_published += 1
-        self._health.frame_processed(time.monotonic() - received, processing)
+        self._health.frame_processed(time.monotonic() - received, t2 - t1)
+        if self.timing_hook is not None:
+            t6 = time.perf_counter()
+            ms = [(b - a) * 1e3 for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t6))]
+            self.timing_hook(FrameTimings(ms[0], ms[1], result.timings_ms.get("tracking", 0.0), *ms[2:]))
 
     def stop(self) -> None:
         """Stop the worker (called before the node is destroyed)."""
-        self._running = False
-        self._slot.close()
-        self._worker.join(timeout=10.0)
+        self.stop_worker()
         logging.getLogger("fer_ros").removeHandler(self._log_handler)
 
+    def stop_worker(self) -> None:
+        """Stop taking frames: the worker finishes the frame in hand, a waiting frame is dropped."""
+        self._running = False
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
 
-def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run fer_ros perception_node``; exit code 0 after SIGINT/SIGTERM."""
+    def finished(self) -> bool:
+        """Whether the node asks its process to exit (the lifecycle variant after ``shutdown``)."""
+        return False
+
+
+def main(args: list[str] | None = None, node_type: type[PerceptionNode] = PerceptionNode) -> int:
+    """Entry point of ``ros2 run fer_ros perception_node`` (``node_type``: the lifecycle variant's too).
+
+    Exit code 0 after SIGINT/SIGTERM or when the node is finished, 1 when it cannot start.
+    """
     stop = shutdown.init(args)
     try:
-        node = PerceptionNode()
+        node = node_type()
     except Exception as exc:  # noqa: BLE001 - bad parameters or models: say why and exit non-zero
         rclpy.logging.get_logger("perception_node").error(f"cannot start: {type(exc).__name__}: {exc}")
         rclpy.try_shutdown()
         return 1
-    shutdown.spin_until_stopped(node, stop, on_stop=node.stop)
+    shutdown.spin_until_stopped(node, stop, done=node.finished, on_stop=node.stop)
     return 0
 
 

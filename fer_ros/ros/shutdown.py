@@ -4,12 +4,14 @@ A terminal's Ctrl-C sends SIGINT to the whole process group and ``ros2 launch`` 
 each child (then SIGTERM if it is still running). rclpy's own handlers turn each SIGINT into a
 ``KeyboardInterrupt`` wherever the main thread happens to be, e.g. inside ``destroy_node`` during the
 shutdown the first one started. Here the signals only set a flag: the spin loop checks it, and the
-shutdown that follows runs to its end, whatever else arrives.
+shutdown that follows runs to its end with every further signal ignored (also while the interpreter
+exits, where Python would otherwise restore the default action and die by the signal).
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -43,6 +45,16 @@ class StopRequest:
     def set(self) -> None:
         self.requested = True
 
+    def ignore_further(self) -> None:
+        """SIG_IGN for SIGINT and SIGTERM from now on (main thread only).
+
+        The flag alone is not enough: interpreter finalization resets Python-level handlers to the
+        default action, so a late Ctrl-C would still kill the process (exit code -2); SIG_IGN stays.
+        """
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, less when a stop is requested; True when one is."""
         deadline = time.monotonic() + seconds
@@ -70,6 +82,7 @@ def spin_until_stopped(node: Node, stop: StopRequest, done: Callable[[], bool] =
         pass
     finally:
         stop.set()  # from here on every signal is ignored: the shutdown below runs to its end
+        stop.ignore_further()
         if stop.signal_name:
             node.get_logger().info(f"{stop.signal_name}: shutting down")
         if on_stop is not None:

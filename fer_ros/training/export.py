@@ -81,10 +81,6 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
                 opset: int = 17, tolerance: float = 1e-4, flip_tta: bool = False,
                 temperature: float = 1.0) -> ExportResult:
     """Write ``model`` (eval mode) as ONNX with registry metadata and check it against torch."""
-    import onnx
-
-    from fer_ros.core.onnx_session import create_session
-
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     channels = 1 if config.data.colour == "gray" else 3
@@ -94,8 +90,18 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     torch.onnx.export(wrapped, (dummy,), str(output), input_names=["input"], output_names=["probabilities"],
                       dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=opset,
                       dynamo=False)
-    proto = onnx.load(str(output))
     metadata = registry_metadata(config, provenance, temperature)
+    write_metadata(output, metadata)
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(4, channels, size, size)).astype(np.float32))
+    diff = check_against_torch(output, wrapped, {"input": x}, tolerance)
+    return ExportResult(output, sha256_of(output), diff, metadata)
+
+
+def write_metadata(output: Path, metadata: dict[str, str]) -> None:
+    """Replace the ONNX file's metadata_props, check and save it."""
+    import onnx
+
+    proto = onnx.load(str(output))
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -104,15 +110,20 @@ def export_onnx(model: nn.Module, config: TrainConfig, output: str | Path, prove
     onnx.checker.check_model(proto)
     onnx.save(proto, str(output))
 
-    x = torch.from_numpy(np.random.default_rng(0).normal(size=(4, channels, size, size)).astype(np.float32))
+
+def check_against_torch(output: Path, wrapped: nn.Module, feeds: dict[str, torch.Tensor], tolerance: float) -> float:
+    """Max |onnxruntime - torch| of the first output on ``feeds``; RuntimeError above ``tolerance``."""
+    from fer_ros.core.onnx_session import create_session
+
     with torch.no_grad():
-        expected = wrapped(x).numpy()
+        expected = wrapped(*feeds.values())
+    expected = (expected[0] if isinstance(expected, tuple) else expected).numpy()
     session = create_session(output)
-    got = session.run(None, {"input": x.numpy()})[0]
+    got = session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
     diff = float(np.abs(got - expected).max())
     if diff > tolerance:
         raise RuntimeError(f"onnxruntime and torch disagree by {diff:.3g} (> {tolerance}) for {output}")
-    return ExportResult(output, sha256_of(output), diff, metadata)
+    return diff
 
 
 class MGLNOutputs(nn.Module):
@@ -143,10 +154,6 @@ def temporal_metadata(config: TrainConfig, provenance: dict[str, Any]) -> dict[s
 def export_mgln(model: nn.Module, config: TrainConfig, output: str | Path, provenance: dict[str, Any],
                 opset: int = 17, tolerance: float = 1e-4) -> ExportResult:
     """Write an MGLN (inputs ``face`` [N,1,H,W], ``parts`` [N,3,3,h,w]) and check it against torch."""
-    import onnx
-
-    from fer_ros.core.onnx_session import create_session
-
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     s = config.sequence
@@ -158,22 +165,9 @@ def export_mgln(model: nn.Module, config: TrainConfig, output: str | Path, prove
     torch.onnx.export(wrapped, (face[:1], parts[:1]), str(output), input_names=["face", "parts"], output_names=names,
                       dynamic_axes={k: {0: "batch"} for k in ["face", "parts", *names]}, opset_version=opset,
                       dynamo=False)
-    proto = onnx.load(str(output))
     metadata = temporal_metadata(config, provenance)
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = "fer_ros.training.export"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(output))
-    with torch.no_grad():
-        expected = wrapped(face, parts)[0].numpy()
-    session = create_session(output)
-    got = session.run(None, {"face": face.numpy(), "parts": parts.numpy()})[0]
-    diff = float(np.abs(got - expected).max())
-    if diff > tolerance:
-        raise RuntimeError(f"onnxruntime and torch disagree by {diff:.3g} (> {tolerance}) for {output}")
+    write_metadata(output, metadata)
+    diff = check_against_torch(output, wrapped, {"face": face, "parts": parts}, tolerance)
     return ExportResult(output, sha256_of(output), diff, metadata)
 
 

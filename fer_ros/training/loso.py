@@ -153,7 +153,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | {100 * m['present_classes']['accuracy']:.1f} % | "
                      f"{100 * m['all_labels']['accuracy']:.1f} % | {recall} |")
     conf = result["methods"]["mgln"]["present_classes"]["confusion"]
-    lines += ["", "MGLN (fused), confusion over the 40 held-out sequences (rows true, columns predicted):", "",
+    lines += ["", f"MGLN (fused), confusion over the {len(result['targets'])} held-out sequences (argmax over the "
+              "classes present; rows true, columns predicted):", "",
               "| true \\ predicted | " + " | ".join(labels[i] for i in present) + " |",
               "|---|" + "---|" * len(present)]
     lines += [f"| {labels[i]} | " + " | ".join(str(conf[i][j]) for j in present) + " |" for i in present]

@@ -144,6 +144,8 @@ def predict_sequences(model: MGLN, sequences: list[FaceSequence], config: TrainC
 
 
 def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    from fer_ros.training.trainer import optimisation_step  # trainer imports this module lazily too
+
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.num_threads)
@@ -202,12 +204,7 @@ def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 continue
             face, part, y = make_batch(chunk, config, rng)
             loss, fused = mgln_loss(model, face, part, y, config.optim.label_smoothing)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at epoch {epoch + 1}; lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            optimisation_step(loss, optimizer, scheduler, epoch)
             total += loss.item() * len(chunk)
             correct += int((fused.argmax(1) == y).sum())
         predictions = predict_sequences(model, val_seqs, config)

@@ -79,6 +79,16 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def optimisation_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler, epoch: int) -> None:
+    """Backward, optimiser and scheduler step; a non-finite loss stops training with a clear error."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss at epoch {epoch + 1}; lower the learning rate")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for param in model.parameters():
@@ -279,12 +289,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                     y = torch.multinomial(soft[idx], 1, generator=generator).squeeze(1).to(device)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=config.optim.label_smoothing)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at epoch {epoch + 1}; lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            optimisation_step(loss, optimizer, scheduler, epoch)
             total_loss += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(idx)

@@ -144,3 +144,40 @@ def test_eval_detection_on_generated_frames(tmp_path):
     assert result["results"]["mtcnn@1.0"]["1_faces"]["false_positives"] == 0
     stages = result["pipeline_stages"]["haar@1.0"]["4_faces"]
     assert {"detect_ms_mean", "align_ms_mean", "gender_ms_mean", "emotion_ms_mean", "total_ms_mean"} <= set(stages)
+
+
+def test_eval_detection_on_photos_with_boxes_and_one_face_photos(tmp_path):
+    """--photos with boxes.json (detection_dev's layout and matching rule) and --one-face (tcce_dev's)."""
+    from fer_ros.cli import eval_detection
+
+    data = tmp_path / "dev"
+    (data / "images").mkdir(parents=True)
+    cv2.imwrite(str(data / "images" / "astronaut.jpg"), astronaut_bgr())
+    cv2.imwrite(str(data / "images" / "empty.jpg"), np.full((300, 400, 3), 127, np.uint8))
+    # the face box as a dlib-style annotation, and a second "face" where there is none (a miss)
+    (data / "boxes.json").write_text(json.dumps({"astronaut.jpg": [[180, 70, 90, 100], [20, 400, 60, 60]],
+                                                 "empty.jpg": []}))
+    out = tmp_path / "d.json"
+    assert eval_detection.main(["--photos", str(data), "--json", str(out), "--configs",
+                                "blazeface@1.0:0.7,haar@1.0", "--min-face-size", "24"]) == 0
+    result = json.loads(out.read_text())["results"]
+    for config in ("blazeface@1.0:0.7", "haar@1.0"):
+        assert result[config]["recall"] == 0.5 and result[config]["faces"] == 2, config
+        assert result[config]["false_positives"] == 0
+        assert result[config]["per_photo"]["astronaut.jpg"] == {"faces": 2, "found": 1, "detections": 1}
+    assert eval_detection.main(["--photos", str(data / "images"), "--one-face", "--json", str(out),
+                                "--configs", "blazeface@1.0"]) == 0
+    one = json.loads(out.read_text())["results"]["blazeface@1.0"]
+    assert one["photos"] == 2 and one["recall"] == 0.5 and one["false_positives"] == 0
+
+
+def test_eval_detection_on_the_bench_frames(tmp_path):
+    from fer_ros.cli import eval_detection
+
+    out = tmp_path / "b.json"
+    assert eval_detection.main(["--bench-frames", "2", "--bench-faces", "astronaut", "--json", str(out),
+                                "--configs", "blazeface@0.5/40"]) == 0
+    result = json.loads(out.read_text())
+    assert "astronaut" in result["faces"] and result["min_face_size"] == 48
+    four = result["results"]["blazeface@0.5/40"]["4_faces"]
+    assert four["faces"] == 8 and four["recall"] >= 0.75 and four["false_positives"] == 0

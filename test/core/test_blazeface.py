@@ -15,6 +15,7 @@ from fer_ros.core.blazeface import (
     VARIANTS,
     BlazeFaceDetector,
     anchor_centres,
+    drop_nested,
     five_landmarks,
     weighted_nms,
 )
@@ -119,6 +120,21 @@ def test_weighted_nms_blends_overlapping_boxes_by_score():
     np.testing.assert_allclose(out_boxes[1], boxes[2])
     empty = weighted_nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 6, 2), np.float32))
     assert [len(a) for a in empty] == [0, 0, 0]
+
+
+def test_of_two_nested_boxes_the_better_one_is_kept():
+    boxes = np.array([[100, 100, 200, 200],  # a face
+                      [120, 110, 160, 150],  # part of it (an eye and a brow), lower score
+                      [60, 60, 250, 260],  # the face with hair and neck, lower score
+                      [300, 100, 340, 140],  # another face inside a better false box below
+                      [290, 90, 400, 200],
+                      [500, 100, 560, 160]], np.float32)  # alone
+    scores = np.array([0.95, 0.8, 0.75, 0.7, 0.72, 0.9], np.float32)
+    keypoints = np.arange(len(boxes) * 12, dtype=np.float32).reshape(-1, 6, 2)
+    kept_boxes, kept_scores, kept_kp = drop_nested(boxes, scores, keypoints)
+    np.testing.assert_array_equal(kept_boxes, boxes[[0, 4, 5]])
+    np.testing.assert_array_equal(kept_scores, scores[[0, 4, 5]])
+    np.testing.assert_array_equal(kept_kp, keypoints[[0, 4, 5]])
 
 
 def test_mouth_corners_sit_on_the_eye_line_through_the_mouth_centre():

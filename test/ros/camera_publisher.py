@@ -16,7 +16,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from sensor_msgs.msg import Image
 
-from fer_ros.ros.image_convert import fill_image_msg
+from fer_ros.core.image_convert import fill_image_msg
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 

@@ -1,8 +1,10 @@
 """Helpers for the ROS tests: the node runs in its own process, the test talks to it over DDS.
 
 Every test module picks its own ROS_DOMAIN_ID and a unique namespace; discovery stays on localhost and
-the shipped Fast DDS profile is used by both sides. Node processes are stopped with SIGINT (then killed
-if they hang) by their fixture and, as a last resort, at interpreter exit.
+the shipped Fast DDS profile is used by both sides. ``perception_session`` is the one way a test module
+starts the perception node with its probe (and checks exit code 0 after SIGINT at the end); ``answer`` and
+``node_health`` are the shared ways to get a frame's answer and the node's /diagnostics. Node processes are
+stopped with SIGINT (then killed if they hang) and, as a last resort, at interpreter exit.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import testsupport
 
-REPO = Path(__file__).resolve().parents[2]
-DDS_PROFILE = REPO / "config" / "fastdds_profile.xml"
+REPO = testsupport.REPO
+DDS_PROFILE = testsupport.FASTDDS_PROFILE
+PERCEPTION_NODE = "fer_ros.ros.perception_node"
+STARTUP_S = 90.0  # model loading on a busy 2-core machine
 
 # The test process's own DDS participant must use the same settings as the node processes; this runs
 # at import (collection), before any rclpy context exists.
@@ -36,7 +43,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from fer_ros.bench.stats import proc_memory_mb  # noqa: E402
-from fer_ros.ros.image_convert import fill_image_msg  # noqa: E402
+from fer_ros.core.image_convert import fill_image_msg  # noqa: E402
 
 _RUNNING: list[subprocess.Popen] = []
 
@@ -62,13 +69,9 @@ def _die_with_parent() -> None:
 
 
 def ros_env(domain_id: int, dds_profile: bool = True) -> dict[str, str]:
-    """The full environment of this process (the ROS wheels need LD_LIBRARY_PATH) plus DDS settings.
-
-    ``dds_profile=False``: no FASTDDS_DEFAULT_PROFILES_FILE at all, like a camera driver we do not configure.
-    """
-    env = dict(os.environ)
-    env.update(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-               FASTDDS_DEFAULT_PROFILES_FILE=str(DDS_PROFILE), PYTHONUNBUFFERED="1")
+    """``testsupport.ros_env``; ``dds_profile=False``: no FASTDDS_DEFAULT_PROFILES_FILE at all, like a camera
+    driver we do not configure."""
+    env = testsupport.ros_env(domain_id)
     if not dds_profile:
         del env["FASTDDS_DEFAULT_PROFILES_FILE"]
     return env
@@ -271,3 +274,102 @@ def stamp_key(stamp) -> tuple[int, int]:
 
 def diagnostics_values(status) -> dict[str, str]:
     return {kv.key: kv.value for kv in status.values}
+
+
+@contextmanager
+def perception_session(domain_id: int, log_dir: Path, params: dict[str, object] | None = None,
+                       extra_args: list[str] | None = None, emotion_depth: int = 50) -> Iterator[dict]:
+    """The perception node in its own process and the test's probe in the node's namespace.
+
+    Yields a dict (tests add their own entries): ``node`` (NodeProcess), ``probe`` (RosProbe), ``namespace``,
+    ``emotion`` (Inbox of faces/emotion) and ``diagnostics`` (Inbox of /diagnostics), once the node publishes
+    faces/emotion. At the end the node is stopped with SIGINT and must exit with code 0.
+    """
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from fer_ros.msg import FaceEmotionArray
+
+    namespace = unique_namespace()
+    node = NodeProcess(PERCEPTION_NODE, domain_id, namespace, Path(log_dir) / "perception_node.log",
+                       params=params, extra_args=extra_args)
+    probe = RosProbe(domain_id, namespace)
+    try:
+        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=emotion_depth)
+        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
+        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0, STARTUP_S,
+                         "the node's topics", node)
+        yield {"node": node, "probe": probe, "namespace": namespace, "emotion": emotion,
+               "diagnostics": diagnostics}
+    finally:
+        probe.close()
+        code = node.stop()
+    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+
+
+def wait_matched(s: dict, *publishers, timeout: float = STARTUP_S) -> None:
+    """Wait until the node's subscriptions match every one of ``publishers``."""
+    s["probe"].wait_until(lambda: all(p.get_subscription_count() > 0 for p in publishers), timeout,
+                          "the node's image subscription", s["node"])
+
+
+def answer(s: dict, publisher, msg, timeout: float = 20.0, retries: int = 3):
+    """Publish ``msg`` and return the faces/emotion answer carrying its stamp; best effort may lose a frame,
+    so it is sent again (with a new stamp) up to ``retries`` times."""
+    for _ in range(retries):
+        publisher.publish(msg)
+        reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), timeout)
+        if reply is not None:
+            return reply
+        msg.header.stamp = s["probe"].next_stamp()
+    raise AssertionError(f"no answer to frame {msg.header.frame_id!r} after {retries} tries:\n"
+                         f"{s['node'].log_tail()}")
+
+
+def node_health(s: dict, key: str = "frames_processed", at_least: int | None = None,
+                timeout: float = 10.0) -> dict[str, str]:
+    """The node's /diagnostics values once ``key`` counts ``at_least`` (default: every answer so far)."""
+    name = f"{s['namespace']}/perception_node"
+    wanted = len(s["emotion"].messages()) if at_least is None else at_least
+
+    def counted(msg) -> bool:
+        return any(st.name.startswith(name) and int(diagnostics_values(st)[key]) >= wanted for st in msg.status)
+
+    msg = s["diagnostics"].wait_for(counted, timeout)
+    assert msg is not None, f"no /diagnostics from {name} with {key} >= {wanted}:\n{s['node'].log_tail()}"
+    status = next(st for st in msg.status if st.name.startswith(name))
+    assert status.hardware_id == "fer_ros"
+    return diagnostics_values(status)
+
+
+def parameter_client(s: dict):
+    """A parameter client of the session's node, once its parameter services answer."""
+    from rclpy.parameter_client import AsyncParameterClient
+
+    client = AsyncParameterClient(s["probe"].node, f"{s['namespace']}/perception_node")
+    s["probe"].wait_until(client.services_are_ready, STARTUP_S, "the node's parameter services", s["node"])
+    return client
+
+
+def _result(future, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not future.done():
+        assert time.monotonic() < deadline, "parameter service did not answer"
+        time.sleep(0.02)
+    return future.result()
+
+
+def set_params(s: dict, atomically: bool = False, **values) -> list:
+    """Set parameters of the session's node (``s["client"]``); one SetParametersResult per call/parameter."""
+    from rclpy.parameter import Parameter
+
+    params = [Parameter(name, value=value) for name, value in values.items()]
+    if atomically:
+        return [_result(s["client"].set_parameters_atomically(params)).result]
+    return _result(s["client"].set_parameters(params)).results
+
+
+def get_params(s: dict, *names: str) -> list:
+    """Current values (Python types) of the session node's parameters ``names``."""
+    from rclpy.parameter import parameter_value_to_python
+
+    return [parameter_value_to_python(v) for v in _result(s["client"].get_parameters(list(names))).values]

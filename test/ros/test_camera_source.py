@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from ros_harness import NodeProcess, RosProbe, unique_namespace
 
-from fer_ros.ros.image_convert import image_to_bgr
+from fer_ros.core.image_convert import image_to_bgr
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 85

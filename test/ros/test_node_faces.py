@@ -10,59 +10,32 @@ import time
 
 import numpy as np
 import pytest
-from ros_harness import (
-    NodeProcess,
-    RosProbe,
-    diagnostics_values,
-    same_stamp,
-    stamp_key,
-    unique_namespace,
-)
+from image_messages import message_in, patch_image, patch_interiors
+from ros_harness import answer, node_health, perception_session, same_stamp, stamp_key, wait_matched
 
 from fer_ros.core.boxes import box_iou as iou
+from fer_ros.core.image_convert import image_to_bgr
 from fer_ros.core.labels import EMOTION_LABELS
 from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import image_to_bgr
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 81
-STARTUP_S = 90.0  # model loading on a busy 2-core machine
 REPLY_S = 20.0
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log")
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
-        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
-        publishers = {reliable: probe.publisher(Image, reliable=reliable) for reliable in (False, True)}
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and all(p.get_subscription_count() > 0 for p in publishers.values()),
-                         STARTUP_S, "the node's topics", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics,
-               "publishers": publishers, "namespace": namespace}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node")) as s:
+        s["publishers"] = {reliable: s["probe"].publisher(Image, reliable=reliable) for reliable in (False, True)}
+        wait_matched(s, *s["publishers"].values())
+        yield s
 
 
-def send_and_wait(s, msg, reliable: bool = False, retries: int = 3) -> FaceEmotionArray:
+def send_and_wait(s, msg, reliable: bool = False) -> FaceEmotionArray:
     """Publish one frame and wait for the answer carrying its stamp (best effort may lose a frame)."""
-    for _ in range(retries):
-        s["publishers"][reliable].publish(msg)
-        reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), REPLY_S)
-        if reply is not None:
-            return reply
-        msg.header.stamp = s["probe"].next_stamp()
-    raise AssertionError(f"no FaceEmotionArray for a {msg.width}x{msg.height} frame:\n{s['node'].log_tail()}")
+    return answer(s, s["publishers"][reliable], msg)
 
 
 def find_face(reply: FaceEmotionArray, expected_box, frame_size) -> object:
@@ -106,22 +79,6 @@ def test_frame_without_a_face_gets_an_empty_answer(setup):
     reply = send_and_wait(setup, setup["probe"].image(blank, frame_id="empty_room"))
     assert reply.header.frame_id == "empty_room"
     assert list(reply.faces) == []
-
-
-def node_health(s, timeout: float = 10.0) -> dict[str, str]:
-    """This node's /diagnostics values once they count every frame answered so far."""
-    answered = len(s["emotion"].messages())
-    name = f"{s['namespace']}/perception_node"
-
-    def counted(msg) -> bool:
-        return any(st.name.startswith(name) and int(diagnostics_values(st)["frames_processed"]) >= answered
-                   for st in msg.status)
-
-    msg = s["diagnostics"].wait_for(counted, timeout)
-    assert msg is not None, f"no /diagnostics from {name} counting {answered} frames:\n{s['node'].log_tail()}"
-    status = next(st for st in msg.status if st.name.startswith(name))
-    assert status.hardware_id == "fer_ros"
-    return diagnostics_values(status)
 
 
 def test_health_is_published_on_diagnostics(setup):
@@ -180,6 +137,35 @@ def test_debug_image_only_while_subscribed(setup):
     time.sleep(1.0)  # the node's DDS participant learns that the reader left
     answered_frames(3, 20)
     assert published_after_processing() == with_subscriber, "debug images drawn after the subscriber left"
+
+
+COLOUR_ENCODINGS = {"bgr8": 0, "rgb8": 0, "bgra8": 0, "rgba8": 0, "bayer_rggb8": 1, "bayer_grbg8": 1,
+                    "bayer_bggr16": 1, "bayer_gbrg16": 1, "yuv422": 3, "yuv422_yuy2": 3}  # encoding: tolerance
+
+
+def test_colour_channel_order_survives_every_encoding(setup):
+    """Asymmetric colour patches in each encoding come back on the debug image (no face: nothing drawn) in
+    the right channel order: the node's own conversion, over DDS."""
+    from sensor_msgs.msg import Image
+
+    s, probe = setup, setup["probe"]
+    inbox, sub = probe.subscribe(Image, "faces/debug_image", reliable=True, depth=5)
+    probe.wait_until(lambda: sub.get_publisher_count() > 0, 20.0, "debug image publisher", s["node"])
+    time.sleep(0.5)  # let the node's side see the subscription too
+    size = 80
+    picture = patch_image(size, grid=(6, 8))  # 640x480
+    for encoding, tolerance in COLOUR_ENCODINGS.items():
+        msg = message_in(encoding, picture)
+        msg.header.stamp, msg.header.frame_id = probe.next_stamp(), f"colour_{encoding}"
+        reply = send_and_wait(s, msg, reliable=True)
+        assert list(reply.faces) == []
+        debug = inbox.wait_for(lambda m, msg=msg: same_stamp(m.header.stamp, msg.header.stamp), REPLY_S)
+        assert debug is not None, f"no debug image for {encoding}"
+        out = image_to_bgr(debug)
+        for i, (want, got) in enumerate(zip(patch_interiors(picture, size), patch_interiors(out, size), strict=True)):
+            error = np.abs(got.astype(int) - want.astype(int)).max()
+            assert error <= tolerance, f"{encoding} patch {i}: expected BGR {want[0]}, got {got[0]}"
+    probe.node.destroy_subscription(sub)
 
 
 def test_detection2d_array_mirrors_the_faces(setup):

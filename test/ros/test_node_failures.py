@@ -10,17 +10,26 @@ channels.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
+from ros_harness import (
+    STARTUP_S,
+    NodeProcess,
+    node_health,
+    parameter_client,
+    perception_session,
+    same_stamp,
+    set_params,
+    unique_namespace,
+    wait_matched,
+)
 
-from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 88
-STARTUP_S = 90.0
 
 
 def gender_model_variant(path, mean: tuple[float, ...] | None = None, batch: int | None = None) -> str:
@@ -46,33 +55,21 @@ def gender_model_variant(path, mean: tuple[float, ...] | None = None, batch: int
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.parameter_client import AsyncParameterClient
     from sensor_msgs.msg import Image
 
     models = tmp_path_factory.mktemp("models")
-    fixed_batch = gender_model_variant(models / "fixed_batch.onnx", batch=1)
-    two_means = gender_model_variant(models / "two_means.onnx", mean=(122.8, 117.0))
-    batch_of_two = gender_model_variant(models / "batch_of_two.onnx", batch=2)
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log",
-                       params={"gender_model": fixed_batch, "reliability": "reliable", "qos_depth": 5})
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
-        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
-        publisher = probe.publisher(Image, reliable=True, depth=5)
-        client = AsyncParameterClient(probe.node, f"{namespace}/perception_node")
-        probe.wait_until(lambda: publisher.get_subscription_count() > 0 and client.services_are_ready(),
-                         STARTUP_S, "the node's subscription and parameter services", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics,
-               "publisher": publisher, "client": client, "namespace": namespace, "fixed_batch": fixed_batch,
-               "two_means": two_means, "batch_of_two": batch_of_two}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    variants = {"fixed_batch": gender_model_variant(models / "fixed_batch.onnx", batch=1),
+                "batch_of_two": gender_model_variant(models / "batch_of_two.onnx", batch=2),
+                "two_means": gender_model_variant(models / "two_means.onnx", mean=(122.8, 117.0))}
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
+                            params={"gender_model": variants["fixed_batch"], "reliability": "reliable",
+                                    "qos_depth": 5, "detect_every": 1,  # both faces on every frame,
+                                    "gender_every": 1}) as s:  # gender for both of them, every frame
+        s.update(variants)
+        s["publisher"] = s["probe"].publisher(Image, reliable=True, depth=5)
+        s["client"] = parameter_client(s)
+        wait_matched(s, s["publisher"])
+        yield s
 
 
 def send(s, bgr: np.ndarray, timeout: float = 5.0):
@@ -82,16 +79,21 @@ def send(s, bgr: np.ndarray, timeout: float = 5.0):
     return s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), timeout)
 
 
+@functools.lru_cache(maxsize=1)
+def _reference_pipeline():
+    from fer_ros.core.config import PipelineConfig
+    from fer_ros.core.pipeline import Pipeline
+
+    return Pipeline(PipelineConfig(gender_model="", detect_every=1))
+
+
+def pipeline_faces(bgr: np.ndarray) -> list:
+    """The faces the node's default detector finds (no gender model), to check the test frames themselves."""
+    return _reference_pipeline().process(bgr).faces
+
+
 def health(s, received: int) -> dict[str, str]:
-    name = f"{s['namespace']}/perception_node"
-
-    def counted(msg) -> bool:
-        return any(st.name.startswith(name) and int(diagnostics_values(st)["frames_received"]) >= received
-                   for st in msg.status)
-
-    msg = s["diagnostics"].wait_for(counted, 10.0)
-    assert msg is not None, s["node"].log_tail()
-    return diagnostics_values(next(st for st in msg.status if st.name.startswith(name)))
+    return node_health(s, key="frames_received", at_least=received)
 
 
 def test_run_time_model_failure_is_counted_as_failed_with_a_throttled_traceback(setup):
@@ -103,6 +105,7 @@ def test_run_time_model_failure_is_counted_as_failed_with_a_throttled_traceback(
     sent = []
     for i in range(8):  # two faces: the fixed-batch gender model fails on every one of these frames
         sent.append(s["probe"].image(two.frame(10 * i)))
+        assert len(pipeline_faces(two.frame(10 * i))) == 2, "the test frame does not show two faces"
         s["publisher"].publish(sent[-1])
         time.sleep(0.3)  # one at a time: none replaced by the next (keep-latest)
     after = health(s, int(before["frames_received"]) + 8)
@@ -119,22 +122,10 @@ def test_run_time_model_failure_is_counted_as_failed_with_a_throttled_traceback(
     assert reply is not None and len(reply.faces) == 1
 
 
-def set_param(s, name: str, value):
-    from rclpy.parameter import Parameter
-
-    future = s["client"].set_parameters([Parameter(name, value=value)])
-    deadline = time.monotonic() + 60.0
-    while not future.done():
-        assert time.monotonic() < deadline, "parameter service did not answer"
-        time.sleep(0.02)
-    (result,) = future.result().results
-    return result
-
-
 @pytest.mark.parametrize("model", ["batch_of_two", "two_means"])
 def test_parameter_change_is_rejected_when_the_new_model_fails_a_dummy_batch(setup, model):
     s = setup
-    result = set_param(s, "gender_model", s[model])
+    (result,) = set_params(s, gender_model=s[model])
     assert not result.successful, f"{model}: a model that fails on one face was accepted"
     assert result.reason.startswith("gender_model:"), result.reason
     if model == "batch_of_two":  # loads and passes any metadata check: only running it shows the failure
@@ -142,7 +133,7 @@ def test_parameter_change_is_rejected_when_the_new_model_fails_a_dummy_batch(set
     assert "parameter change rejected" in s["node"].log()
     reply = send(s, SyntheticFaceStream(640, 480).frame(3), timeout=20.0)  # the old, working models
     assert reply is not None and len(reply.faces) == 1 and reply.faces[0].gender in ("female", "male")
-    assert set_param(s, "gender_model", "dlib-gender-v1").successful  # a good model is accepted
+    assert set_params(s, gender_model="dlib-gender-v1")[0].successful  # a good model is accepted
 
 
 def test_node_does_not_start_with_a_model_failing_the_dummy_batch(setup, tmp_path):

@@ -10,9 +10,8 @@ import statistics
 import time
 
 import pytest
-from ros_harness import REPO, NodeProcess, RosProbe, diagnostics_values, same_stamp, stamp_key, unique_namespace
+from ros_harness import REPO, diagnostics_values, node_health, perception_session, same_stamp, stamp_key, wait_matched
 
-from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 84
@@ -21,27 +20,15 @@ FLOOD_S = 10.0
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log",
-                       extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
-                       params={"latency_warn_ms": 1.0})  # any real latency exceeds 1 ms: the warning must show
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=500)
-        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
-        publisher = probe.publisher(Image, reliable=False)
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and publisher.get_subscription_count() > 0, 90.0, "the node's topics", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics,
-               "publisher": publisher, "namespace": namespace}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
+                            extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
+                            params={"latency_warn_ms": 1.0},  # any real latency exceeds 1 ms: the warning must show
+                            emotion_depth=500) as s:
+        s["publisher"] = s["probe"].publisher(Image, reliable=False)
+        wait_matched(s, s["publisher"])
+        yield s
 
 
 def test_flood_at_twice_the_processing_rate(setup):
@@ -113,15 +100,7 @@ def test_flood_at_twice_the_processing_rate(setup):
     assert growth < 40.0, f"node memory grew {growth:.1f} MiB during the flood: {rss}"
 
     # 5. the node counted the drops and warned about latency above latency_warn_ms
-    answered = len(s["emotion"].items)
-
-    def counted(msg) -> bool:
-        return any(st.name.startswith(name) and int(diagnostics_values(st)["frames_processed"]) >= answered
-                   for st in msg.status)
-
-    health = s["diagnostics"].wait_for(counted, 10.0)
-    assert health is not None, node.log_tail()
-    values = diagnostics_values(next(st for st in health.status if st.name.startswith(name)))
+    values = node_health(s)
     received, processed, dropped = (int(values[k]) for k in ("frames_received", "frames_processed",
                                                                "frames_dropped"))
     assert dropped > 0, values

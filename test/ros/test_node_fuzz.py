@@ -8,15 +8,14 @@ from __future__ import annotations
 import array
 import time
 
-import cv2
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, RosProbe, diagnostics_values, same_stamp, unique_namespace
+from image_messages import message_in
+from ros_harness import RosProbe, answer, node_health, perception_session, wait_matched
 
 from fer_ros.bench.decode_guard import png_bomb
 from fer_ros.core.boxes import box_iou as iou
-from fer_ros.msg import FaceEmotionArray
-from fer_ros.ros.image_convert import encode_compressed, fill_image_msg
+from fer_ros.core.image_convert import encode_compressed
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
 
 DOMAIN_ID = 82
@@ -29,7 +28,7 @@ def bad_image(rng: np.random.Generator, kind: str):
     msg = Image(width=w, height=h, encoding="bgr8", step=3 * w)
     size = 3 * w * h
     if kind == "unknown_encoding":
-        msg.encoding = str(rng.choice(["bayer_rggb8", "32FC1", "", "BGR8", "rgb16", "\u00e9\u00e9"]))
+        msg.encoding = str(rng.choice(["bayer_weird8", "32FC1", "", "BGR8", "rgb16", "\u00e9\u00e9"]))
     elif kind == "step_too_small":
         msg.step = int(rng.integers(0, 3 * w))
         size = msg.step * h
@@ -85,42 +84,20 @@ PNG_BOMB = png_bomb(5000, 5000)
 
 
 def good_frame(probe: RosProbe, bgr: np.ndarray, encoding: str):
-    """The same picture in any supported encoding (raw Image or CompressedImage)."""
-    from sensor_msgs.msg import CompressedImage, Image
+    """The same picture in any supported encoding (raw Image, rows padded, 16 bit big-endian; or JPEG/PNG)."""
+    from sensor_msgs.msg import CompressedImage
 
     if encoding in ("jpeg", "png"):
         msg = encode_compressed(CompressedImage(), bgr, encoding)
-    elif encoding in ("bgr8", "rgb8", "mono8"):
-        pixels = {"bgr8": bgr, "rgb8": bgr[:, :, ::-1], "mono8": cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)}[encoding]
-        msg = fill_image_msg(Image(), pixels, encoding)
     else:
-        h, w = bgr.shape[:2]
-        if encoding in ("bgra8", "rgba8"):
-            code = cv2.COLOR_BGR2BGRA if encoding == "bgra8" else cv2.COLOR_BGR2RGBA
-            data, step, bigendian = cv2.cvtColor(bgr, code).tobytes(), 4 * w, 0
-        elif encoding == "mono16":  # big-endian 16-bit grey with 8 bytes of row padding
-            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(">u2") * 257
-            rows = np.concatenate([grey.view(np.uint8).reshape(h, -1), np.zeros((h, 8), np.uint8)], axis=1)
-            data, step, bigendian = rows.tobytes(), 2 * w + 8, 1
-        else:  # yuv422 (UYVY) and yuyv
-            yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
-            y, u, v = yuv[:, :, 0], yuv[:, 0::2, 1], yuv[:, 0::2, 2]
-            packed = np.empty((h, w, 2), np.uint8)
-            chroma = np.empty((h, w), np.uint8)
-            chroma[:, 0::2], chroma[:, 1::2] = u, v
-            if encoding == "yuv422":
-                packed[:, :, 0], packed[:, :, 1] = chroma, y
-            else:
-                packed[:, :, 0], packed[:, :, 1] = y, chroma
-            data, step, bigendian = packed.tobytes(), 2 * w, 0
-        msg = Image(width=w, height=h, encoding=encoding, step=step, is_bigendian=bigendian)
-        msg.data = array.array("B", data)
+        msg = message_in(encoding, bgr)
     msg.header.stamp = probe.next_stamp()
     msg.header.frame_id = f"fuzz_{encoding}"
     return msg
 
 
-RAW_ENCODINGS = ("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv")
+RAW_ENCODINGS = ("bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16", "yuv422", "yuyv", "bayer_rggb8",
+                 "bayer_gbrg16")
 TRANSPORTS = {  # transport: (bad messages, kinds of bad message, good encodings, warnings that must show)
     "raw": (1000, IMAGE_KINDS, RAW_ENCODINGS,
             ("unknown encoding", "step", "truncated data", "does not match", "zero-size",
@@ -133,41 +110,18 @@ TRANSPORTS = {  # transport: (bad messages, kinds of bad message, good encodings
 
 @pytest.fixture(scope="module", params=list(TRANSPORTS))
 def setup(request, tmp_path_factory):
-    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CompressedImage, Image
 
     transport = request.param
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log", params={"transport": transport})
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=200)
-        diagnostics, _ = probe.subscribe(DiagnosticArray, "/diagnostics")
-        raw = probe.publisher(Image, reliable=True, depth=20)
-        compressed = probe.publisher(CompressedImage, "camera/image_raw/compressed", reliable=True, depth=20)
-        used, other = (raw, compressed) if transport == "raw" else (compressed, raw)
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and used.get_subscription_count() > 0, 90.0, "the node's topics", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "diagnostics": diagnostics, "raw": raw,
-               "compressed": compressed, "namespace": namespace, "transport": transport, "other": other}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
-
-
-def answer(s, msg, timeout: float = 20.0, retries: int = 3):
-    from sensor_msgs.msg import CompressedImage
-
-    publisher = s["compressed"] if isinstance(msg, CompressedImage) else s["raw"]
-    for _ in range(retries):
-        publisher.publish(msg)
-        reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), timeout)
-        if reply is not None:
-            return reply
-        msg.header.stamp = s["probe"].next_stamp()
-    raise AssertionError(f"good {msg.header.frame_id} frame not answered:\n{s['node'].log_tail()}")
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"), params={"transport": transport},
+                            emotion_depth=200) as s:
+        s["raw"] = s["probe"].publisher(Image, reliable=True, depth=20)
+        s["compressed"] = s["probe"].publisher(CompressedImage, "camera/image_raw/compressed", reliable=True,
+                                               depth=20)
+        s["transport"] = transport
+        s["used"], s["other"] = (s["raw"], s["compressed"]) if transport == "raw" else (s["compressed"], s["raw"])
+        wait_matched(s, s["used"])
+        yield s
 
 
 def test_node_subscribes_to_exactly_one_transport(setup):
@@ -176,8 +130,7 @@ def test_node_subscribes_to_exactly_one_transport(setup):
     s["probe"].wait_until(lambda: "listening on" in s["node"].log(), 30.0, "the start line", s["node"])
     time.sleep(1.0)  # discovery of a subscription that should not exist would have happened by now
     assert s["other"].get_subscription_count() == 0, f"{s['transport']} node subscribes to the other transport"
-    used = s["raw"] if s["transport"] == "raw" else s["compressed"]
-    assert used.get_subscription_count() == 1
+    assert s["used"].get_subscription_count() == 1
 
 
 def test_node_survives_malformed_messages_and_answers_good_frames(setup):
@@ -189,7 +142,7 @@ def test_node_survives_malformed_messages_and_answers_good_frames(setup):
     stream = SyntheticFaceStream(640, 480)
     jpeg = bytes(encode_compressed(CompressedImage(), stream.frame(0)).data)
     warm = encodings[0]
-    answer(s, good_frame(probe, stream.frame(0), warm))  # the node works before the storm
+    answer(s, s["used"], good_frame(probe, stream.frame(0), warm))  # the node works before the storm
 
     for i in range(count):
         if s["transport"] == "compressed":
@@ -197,15 +150,14 @@ def test_node_survives_malformed_messages_and_answers_good_frames(setup):
         else:
             s["raw"].publish(bad_image(rng, kinds[i % len(kinds)]))
         if i % 50 == 0:  # good frames mixed in (they may be replaced by newer bad ones: keep-latest)
-            good = good_frame(probe, stream.frame(i), warm)
-            (s["raw"] if s["transport"] == "raw" else s["compressed"]).publish(good)
+            s["used"].publish(good_frame(probe, stream.frame(i), warm))
         time.sleep(0.001)
         assert i % 200 or s["node"].alive(), f"node died during the fuzz run:\n{s['node'].log_tail()}"
 
     # every good frame after the storm is answered, in every encoding, with the face found
     for j, encoding in enumerate(encodings):
         index = 40 + 5 * j
-        reply = answer(s, good_frame(probe, stream.frame(index), encoding))
+        reply = answer(s, s["used"], good_frame(probe, stream.frame(index), encoding))
         assert reply.header.frame_id == f"fuzz_{encoding}"
         boxes = [(f.x, f.y, f.width, f.height) for f in reply.faces]
         assert any(iou(b, stream.face_box(index)) > 0.5 for b in boxes), f"{encoding}: {boxes}"
@@ -217,15 +169,6 @@ def test_node_survives_malformed_messages_and_answers_good_frames(setup):
         assert any(words in line for line in warnings), f"no warning naming {words!r}:\n{log[-3000:]}"
     assert len(warnings) < 100, f"{len(warnings)} warnings for {count} bad messages: not throttled"
 
-    name = f"{s['namespace']}/perception_node"
-    answered = len(s["emotion"].messages())
-
-    def counted(msg) -> bool:
-        return any(st.name.startswith(name) and int(diagnostics_values(st)["frames_processed"]) >= answered
-                   for st in msg.status)
-
-    health = s["diagnostics"].wait_for(counted, 10.0)
-    assert health is not None
-    values = diagnostics_values(next(st for st in health.status if st.name.startswith(name)))
+    values = node_health(s)
     assert int(values["frames_invalid"]) >= 100, values
     assert int(values["frames_failed"]) == 0, values

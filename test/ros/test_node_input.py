@@ -12,12 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, RosProbe, same_stamp, unique_namespace
-
-from fer_ros.msg import FaceEmotionArray
+from ros_harness import STARTUP_S, NodeProcess, RosProbe, perception_session, same_stamp, unique_namespace
 
 DOMAIN_ID = 87
-STARTUP_S = 90.0
 FRAMES = 100  # 10 s at 10 Hz
 PUBLISHER = str(Path(__file__).with_name("camera_publisher.py"))
 
@@ -30,19 +27,10 @@ def environment_of(pid: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def auto_node(tmp_path_factory):
     """The node with its defaults (reliability auto), started with our DDS profile as the launch file does."""
-    namespace = unique_namespace()
     log_dir = tmp_path_factory.mktemp("input")
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace, log_dir / "perception_node.log")
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion", depth=500)
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0, STARTUP_S,
-                         "the node's topics", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "namespace": namespace, "log_dir": log_dir}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, log_dir, emotion_depth=500) as s:
+        s["log_dir"] = log_dir
+        yield s
 
 
 @pytest.mark.parametrize("width,height,run", [(640, 480, 1), (1280, 720, 2)])
@@ -128,3 +116,18 @@ def test_explicit_reliability_never_changes(tmp_path):
     finally:
         probe.close()
         assert node.stop() == 0, node.log_tail()
+
+
+def test_matching_rule_is_rosbag2s():
+    """Reliable only when every publisher is; best effort with none (it matches any publisher later)."""
+    from rclpy.qos import ReliabilityPolicy as R
+
+    from fer_ros.ros.image_input import match_publishers, transport_topic
+
+    assert match_publishers([])[0] == R.BEST_EFFORT
+    assert match_publishers([R.RELIABLE])[0] == R.RELIABLE
+    assert match_publishers([R.RELIABLE, R.RELIABLE]) == (R.RELIABLE, "2 publishers, all reliable")
+    assert match_publishers([R.RELIABLE, R.BEST_EFFORT]) == (R.BEST_EFFORT, "2 publishers, 1 best effort")
+    assert match_publishers([R.BEST_EFFORT])[0] == R.BEST_EFFORT
+    assert transport_topic("/cam/image", "compressed")[1] == "/cam/image/compressed"
+    assert transport_topic("/cam/image", "raw")[1] == "/cam/image"

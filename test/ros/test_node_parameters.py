@@ -9,7 +9,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from ros_harness import REPO, NodeProcess, RosProbe, same_stamp, unique_namespace
+from ros_harness import (
+    REPO,
+    NodeProcess,
+    get_params,
+    parameter_client,
+    perception_session,
+    same_stamp,
+    set_params,
+    unique_namespace,
+    wait_matched,
+)
 
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream
@@ -19,28 +29,16 @@ DOMAIN_ID = 83
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from rclpy.parameter_client import AsyncParameterClient
     from sensor_msgs.msg import Image
 
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log",
-                       extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
-                       params={"reliability": "reliable", "qos_depth": 2})
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
-        publisher = probe.publisher(Image, reliable=True)
-        client = AsyncParameterClient(probe.node, f"{namespace}/perception_node")
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and publisher.get_subscription_count() > 0 and client.services_are_ready(),
-                         90.0, "the node's topics and parameter services", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "publisher": publisher, "client": client,
-               "stream": SyntheticFaceStream(), "index": [0]}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
+                            extra_args=["--params-file", str(REPO / "config" / "perception.yaml")],
+                            params={"reliability": "reliable", "qos_depth": 2}) as s:
+        s["publisher"] = s["probe"].publisher(Image, reliable=True)
+        s["client"] = parameter_client(s)
+        wait_matched(s, s["publisher"])
+        s.update(stream=SyntheticFaceStream(), index=[0])
+        yield s
 
 
 def next_frame(s) -> FaceEmotionArray:
@@ -51,33 +49,6 @@ def next_frame(s) -> FaceEmotionArray:
     reply = s["emotion"].wait_for(lambda m: same_stamp(m.header.stamp, msg.header.stamp), 30.0)
     assert reply is not None, f"frame not answered:\n{s['node'].log_tail()}"
     return reply
-
-
-def wait(future, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not future.done():
-        assert time.monotonic() < deadline, "parameter service did not answer"
-        time.sleep(0.02)
-    return future.result()
-
-
-def set_params(s, atomically: bool = False, **values):
-    from rclpy.parameter import Parameter
-
-    params = [Parameter(name, value=value) for name, value in values.items()]
-    if atomically:
-        return [wait(s["client"].set_parameters_atomically(params)).result]
-    return wait(s["client"].set_parameters(params)).results
-
-
-def get_params(s, *names):
-    return [p for p in (wait(s["client"].get_parameters(list(names))).values)]
-
-
-def value_of(p):
-    from rclpy.parameter import parameter_value_to_python
-
-    return parameter_value_to_python(p)
 
 
 def test_reliable_subscription_answers_frames(setup):
@@ -104,12 +75,12 @@ def test_valid_changes_take_effect_on_the_next_frame(setup):
     assert all(r.successful for r in results), [r.reason for r in results]
     face = next_frame(s).faces[0]
     assert face.emotion == "happy"
-    assert [value_of(p) for p in get_params(s, "min_face_size", "detection_scale", "smoothing")] == [48, 1.0, "off"]
+    assert get_params(s, "min_face_size", "detection_scale", "smoothing") == [48, 1.0, "off"]
 
     (result,) = set_params(s, gender_every=3)  # gender once per track, refreshed every 3rd frame
     assert result.successful, result.reason
     assert [next_frame(s).faces[0].gender for _ in range(4)] == ["female"] * 4
-    assert [value_of(p) for p in get_params(s, "gender_every")] == [3]
+    assert get_params(s, "gender_every") == [3]
 
 
 def test_execution_providers_change_with_an_error_or_a_logged_fallback(setup):
@@ -120,10 +91,10 @@ def test_execution_providers_change_with_an_error_or_a_logged_fallback(setup):
     s = setup
     (result,) = set_params(s, providers=["cuda"])
     assert not result.successful and "cuda" in result.reason and "not available" in result.reason, result.reason
-    assert [value_of(p) for p in get_params(s, "providers")] == [["cpu"]]
+    assert get_params(s, "providers") == [["cpu"]]
     (result,) = set_params(s, providers=["cuda", "cpu"])  # a fall-back listed: accepted, with a warning
     assert result.successful, result.reason
-    assert [value_of(p) for p in get_params(s, "providers")] == [["cuda", "cpu"]]
+    assert get_params(s, "providers") == [["cuda", "cpu"]]
     assert next_frame(s).faces[0].emotion == "happy"
     lines = [x for x in s["node"].log().splitlines() if "execution provider(s) cuda not available" in x]
     # in the node's ROS log (rosout), as a warning naming cuda and the provider used instead
@@ -170,11 +141,11 @@ def test_invalid_changes_are_rejected_with_a_reason_and_change_nothing(setup, va
     s = setup
     names = ["detector", "detector_model", "detection_scale", "smoothing", "smoothing_alpha", "max_faces",
              "emotion_model", "reliability", "image_topic", "min_face_size"]
-    before = [value_of(p) for p in get_params(s, *names)]
+    before = get_params(s, *names)
     (result,) = set_params(s, atomically=True, **values)
     assert not result.successful
     assert words in result.reason, result.reason
-    assert [value_of(p) for p in get_params(s, *names)] == before
+    assert get_params(s, *names) == before
     faces = next_frame(s).faces  # still working, with the old settings
     assert len(faces) == 1 and faces[0].emotion == "happy"
     assert s["node"].alive()
@@ -189,3 +160,21 @@ def test_bad_start_value_stops_the_node_with_a_reason(tmp_path):
         code = node.stop()
     assert code == 1
     assert "cannot start" in node.log() and "sphinx" in node.log()
+
+
+def test_publish_debug_image_can_be_switched_off_and_on(setup):
+    from sensor_msgs.msg import Image
+
+    s = setup
+    debug, sub = s["probe"].subscribe(Image, "faces/debug_image", reliable=True, depth=5)
+    s["probe"].wait_until(lambda: sub.get_publisher_count() > 0, 20.0, "debug image publisher", s["node"])
+    time.sleep(0.5)  # the node sees the subscriber too
+    assert set_params(s, publish_debug_image=False)[0].successful
+    off = [next_frame(s) for _ in range(3)]
+    time.sleep(1.0)
+    assert not any(same_stamp(m.header.stamp, r.header.stamp) for m in debug.messages() for r in off), \
+        "debug images published with publish_debug_image: false"
+    assert set_params(s, publish_debug_image=True)[0].successful
+    reply = next_frame(s)
+    assert debug.wait_for(lambda m: same_stamp(m.header.stamp, reply.header.stamp), 10.0) is not None
+    s["probe"].node.destroy_subscription(sub)

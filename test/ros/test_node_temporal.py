@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, RosProbe, same_stamp, unique_namespace
+from ros_harness import perception_session, same_stamp, wait_matched
 
 from fer_ros.core.boxes import box_iou
 from fer_ros.core.labels import EMOTION_LABELS
@@ -18,7 +18,6 @@ from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros.synthetic_stream import SyntheticFaceStream, astronaut_with_expression
 
 DOMAIN_ID = 84
-STARTUP_S = 90.0
 REPLY_S = 20.0
 WINDOW = 5
 
@@ -27,22 +26,13 @@ WINDOW = 5
 def setup(tmp_path_factory):
     from sensor_msgs.msg import Image
 
-    namespace = unique_namespace()
-    node = NodeProcess("fer_ros.ros.perception_node", DOMAIN_ID, namespace,
-                       tmp_path_factory.mktemp("node") / "perception_node.log",
-                       params={"detector": "mtcnn", "temporal_model": "mgln-ckplus", "temporal_window": WINDOW,
-                               "track_max_missed": 1, "reliability": "reliable"})
-    probe = RosProbe(DOMAIN_ID, namespace)
-    try:
-        emotion, _ = probe.subscribe(FaceEmotionArray, "faces/emotion")
-        publisher = probe.publisher(Image, reliable=True)
-        probe.wait_until(lambda: probe.node.count_publishers(probe.topic("faces/emotion")) > 0
-                         and publisher.get_subscription_count() > 0, STARTUP_S, "the node's topics", node)
-        yield {"node": node, "probe": probe, "emotion": emotion, "publisher": publisher}
-    finally:
-        probe.close()
-        code = node.stop()
-    assert code == 0, f"node exit code {code} after SIGINT:\n{node.log_tail()}"
+    with perception_session(DOMAIN_ID, tmp_path_factory.mktemp("node"),
+                            params={"detector": "mtcnn", "temporal_model": "mgln-ckplus",
+                                    "temporal_window": WINDOW, "track_max_missed": 1,
+                                    "reliability": "reliable"}) as s:
+        s["publisher"] = s["probe"].publisher(Image, reliable=True)
+        wait_matched(s, s["publisher"])
+        yield s
 
 
 def answer(s, bgr: np.ndarray) -> FaceEmotionArray:

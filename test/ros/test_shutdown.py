@@ -22,7 +22,8 @@ DOMAIN_ID = 86
 STARTUP_S = 90.0
 STOP_S = 20.0
 NODES = {"perception_node": ("fer_ros.ros.perception_node", "listening on"),
-         "camera_source": ("fer_ros.ros.camera_source", "publishing")}
+         "camera_source": ("fer_ros.ros.camera_source", "publishing"),
+         "perception_lifecycle_node": ("fer_ros.ros.lifecycle_node", "waiting for configure")}
 
 
 def assert_clean_exit(node: NodeProcess, how: str) -> None:

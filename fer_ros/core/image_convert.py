@@ -1,11 +1,16 @@
-"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge.
+"""Conversion between sensor_msgs images and numpy arrays, without cv_bridge and without ROS.
 
-``image_to_bgr`` views the message buffer in place (no copy for ``bgr8``), honouring ``step`` (row
-padding) and ``is_bigendian``, and converts other encodings to BGR with one OpenCV call.
+The functions only read and write the fields of ``sensor_msgs/Image`` / ``CompressedImage`` (``encoding``,
+``width``, ``height``, ``step``, ``is_bigendian``, ``data``, ``format``), so the same code serves rclpy
+messages in the node (``fer_ros/ros``) and the ``rosbags`` message classes of the bag reader (``fer_ros/bag``).
+
+``image_to_bgr`` (builtin) views the message buffer in place (no copy for ``bgr8``), honouring ``step`` (row
+padding) and ``is_bigendian``, and converts other encodings (colour orders, grey, Bayer mosaics, YUV 4:2:2)
+to BGR with one OpenCV call; 16-bit data is scaled to 8 bit as cv_bridge does (x * 255 / 65535).
+The node's choice between this builtin converter and cv_bridge is ``fer_ros/ros/image_converter.py``.
 ``compressed_to_bgr`` decodes JPEG/PNG with OpenCV once their header says the size is allowed.
 Every malformed message raises ``ImageConversionError`` whose ``problem`` is a short key (for
-throttled logging) and whose text names what is wrong. cv_bridge is not used: it is not installable
-here and its PyPI copy breaks on numpy 2.
+throttled logging) and whose text names what is wrong.
 """
 
 from __future__ import annotations
@@ -52,10 +57,19 @@ _ENCODINGS: dict[str, _Layout] = {
     "yuv422_yuy2": _Layout("u1", 2, cv2.COLOR_YUV2BGR_YUYV),
     "yuyv": _Layout("u1", 2, cv2.COLOR_YUV2BGR_YUYV),
 }
+# Bayer mosaics, named by their top-left 2x2 block. OpenCV names the pattern by the second row's
+# second and third pixels, so ROS "rggb" is OpenCV "BayerBG" (the mapping cv_bridge uses too).
+_BAYER = {"rggb": cv2.COLOR_BayerBG2BGR, "bggr": cv2.COLOR_BayerRG2BGR, "gbrg": cv2.COLOR_BayerGR2BGR,
+          "grbg": cv2.COLOR_BayerGB2BGR}
+for _pattern, _code in _BAYER.items():
+    _ENCODINGS[f"bayer_{_pattern}8"] = _Layout("u1", 1, _code)
+    _ENCODINGS[f"bayer_{_pattern}16"] = _Layout("u2", 1, _code)
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
+SCALE_16_TO_8 = 255.0 / 65535.0  # cv_bridge's 16 -> 8 bit scaling (rounded)
 
 
-def _check_size(width: int, height: int, max_pixels: int) -> None:
+def check_size(width: int, height: int, max_pixels: int) -> None:
+    """Raise ImageConversionError for a zero-size image or one with more than ``max_pixels`` pixels."""
     if width <= 0 or height <= 0:
         raise ImageConversionError("zero_size", f"zero-size image ({width}x{height})")
     if width * height > max_pixels:
@@ -76,9 +90,11 @@ def image_to_array(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
             f"unknown encoding {msg.encoding!r} (supported: {', '.join(SUPPORTED_ENCODINGS)})",
         )
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    _check_size(width, height, max_pixels)
+    check_size(width, height, max_pixels)
     if layout.channels == 2 and width % 2:
         raise ImageConversionError("bad_geometry", f"{msg.encoding} needs an even width, got {width}")
+    if msg.encoding.startswith("bayer_") and (width < 2 or height < 2):
+        raise ImageConversionError("bad_geometry", f"{msg.encoding} needs at least 2x2 pixels, got {width}x{height}")
     itemsize = np.dtype(layout.dtype).itemsize
     row_bytes = width * layout.channels * itemsize
     if step < row_bytes:
@@ -114,9 +130,10 @@ def image_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     layout = _ENCODINGS[msg.encoding]
     if layout.to_bgr is None:
         return view
-    if view.dtype.itemsize == 2:  # 16-bit grey: keep the high byte, as cv_bridge does (x / 256)
-        view = (view >> 8).astype(np.uint8)
     source = view[:, :, 0] if layout.channels == 1 else view
+    if source.dtype.itemsize == 2:  # grey or Bayer at 16 bit: convert there, then scale as cv_bridge does
+        bgr16 = cv2.cvtColor(source.astype(np.uint16, copy=False), layout.to_bgr)  # native byte order
+        return cv2.convertScaleAbs(bgr16, alpha=SCALE_16_TO_8)
     return cv2.cvtColor(source, layout.to_bgr)
 
 
@@ -143,7 +160,7 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     except ValueError as exc:
         raise ImageConversionError(
             "corrupt_compressed", f"cannot decode compressed image of {data.size} bytes: {exc}") from None
-    _check_size(header.width, header.height, max_pixels)
+    check_size(header.width, header.height, max_pixels)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageConversionError(

@@ -1,14 +1,14 @@
 """End-to-end benchmark through ROS: a publisher process -> perception node process -> ``faces/emotion``.
 
-Two roles, each its own process:
+The one benchmark that needs rclpy (imported inside the functions that talk to ROS): it measures the node
+over DDS. Two roles, each its own process:
 
-* ``python -m fer_ros.ros.bench_e2e node --stats S.json [--ros-args ...]`` runs the real
-  ``PerceptionNode`` with timers wrapped around its own steps (no behaviour changed): image conversion,
-  ``Pipeline.process`` (which includes ``Tracker.update``, timed too), building ``FaceEmotionArray``,
-  ``publish`` and the whole worker step. It writes per-frame milliseconds to S.json when it is stopped
-  (SIGINT); they are kept in a table allocated at start, so the measurement does not add to the memory
-  growth it measures.
-* ``python -m fer_ros.ros.bench_e2e drive --json OUT.json ...`` starts that node pinned to its CPUs,
+* ``python -m fer_ros.bench.e2e node --stats S.json [--ros-args ...]`` runs the real ``PerceptionNode``
+  and records the per-frame step times it reports through its ``timing_hook`` (``FrameTimings``: image
+  conversion, ``Pipeline.process`` with its tracking part, the temporal model, building ``FaceEmotionArray``,
+  ``publish`` and the whole worker step). It writes them to S.json when it is stopped (SIGINT); they are kept in a table
+  allocated at start, so the measurement does not add to the memory growth it measures.
+* ``python -m fer_ros.bench.e2e drive --json OUT.json ...`` starts that node pinned to its CPUs,
   publishes ``sensor_msgs/Image`` frames (bgr8, 640x480, composited faces) and listens on
   ``faces/emotion``: first closed loop (publish, wait for the answer: publish-to-receive latency and
   the closed-loop frame rate), then an open-loop stream at ``--rate`` fps for ``--soak-seconds`` while it
@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -38,22 +37,7 @@ DDS_PROFILE = REPO / "config" / "fastdds_profile.xml"
 
 
 # ----------------------------------------------------------------------------- node side
-class _TimedPublisher:
-    """Stands in for a Publisher (which has __slots__): times ``publish``, forwards everything else."""
-
-    def __init__(self, publisher, sink) -> None:
-        self._publisher, self._sink = publisher, sink
-
-    def publish(self, msg) -> None:
-        t0 = time.perf_counter()
-        self._publisher.publish(msg)
-        self._sink("publish", t0)
-
-    def __getattr__(self, name):
-        return getattr(self._publisher, name)
-
-
-STEP_KEYS = ("convert", "pipeline", "tracking", "build_msg", "publish", "step")
+STEP_KEYS = ("convert", "pipeline", "tracking", "temporal", "build_msg", "publish", "step")  # FrameTimings
 
 
 class StepRecords:
@@ -67,68 +51,25 @@ class StepRecords:
         self.count = 0
         self.overflow = 0
 
-    def add(self, values: dict[str, float]) -> None:
+    def add(self, timings) -> None:
+        """Store one frame's ``FrameTimings`` (the node's timing hook)."""
         if self.count >= self.table.shape[1]:
             self.overflow += 1
             return
-        self.table[:, self.count] = [values.get(k, 0.0) for k in STEP_KEYS]
+        self.table[:, self.count] = [getattr(timings, k) for k in STEP_KEYS]
         self.count += 1
 
     def as_dict(self) -> dict[str, list[float]]:
         return {k: self.table[i, :self.count].tolist() for i, k in enumerate(STEP_KEYS)}
 
 
-def _instrument(node, perception_node_module, messages_module, capacity: int) -> StepRecords:
-    """Wrap the node's steps with timers; returns the per-frame records (ms)."""
-    records = StepRecords(capacity)
-    current: dict[str, float] = {}
-    lock = threading.Lock()
-
-    def sink(key: str, t0: float) -> None:
-        current[key] = current.get(key, 0.0) + (time.perf_counter() - t0) * 1e3
-
-    def timed(key, fn):
-        def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                sink(key, t0)
-        return wrapper
-
-    perception_node_module.image_to_bgr = timed("convert", perception_node_module.image_to_bgr)
-    perception_node_module.compressed_to_bgr = timed("convert", perception_node_module.compressed_to_bgr)
-    messages_module.face_emotion_array = timed("build_msg", messages_module.face_emotion_array)
-    if getattr(messages_module, "detection2d_array", None):
-        messages_module.detection2d_array = timed("build_msg", messages_module.detection2d_array)
-    node._emotion_pub = _TimedPublisher(node._emotion_pub, sink)
-    if getattr(node, "_detections_pub", None) is not None:
-        node._detections_pub = _TimedPublisher(node._detections_pub, sink)
-    node._pipeline.process = timed("pipeline", node._pipeline.process)
-    node._tracker.update = timed("tracking", node._tracker.update)
-    inner = node._process
-
-    def process(*args, **kwargs):
-        current.clear()
-        t0 = time.perf_counter()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            sink("step", t0)
-            if "pipeline" in current:  # a processed frame (not a skipped one)
-                with lock:
-                    records.add(current)
-
-    node._process = process
-    return records
-
-
 def run_node(stats_path: Path, ros_args: list[str], capacity: int = 100_000) -> int:
-    from fer_ros.ros import messages, perception_node, shutdown
+    from fer_ros.ros import perception_node, shutdown
 
     stop = shutdown.init(["bench_e2e", "--ros-args", *ros_args])
     node = perception_node.PerceptionNode()
-    records = _instrument(node, perception_node, messages, capacity)
+    records = StepRecords(capacity)
+    node.timing_hook = records.add
 
     def write_stats() -> None:
         stats_path.write_text(json.dumps({"records_ms": records.as_dict(), "overflow": records.overflow,
@@ -176,7 +117,7 @@ def drive(args: argparse.Namespace) -> dict:
         ros_args += ["-p", f"{key}:={value}"]
     node_cpus = {int(c) for c in args.node_cpus.split(",")}
     capacity = int(args.rate * args.soak_seconds * 1.2) + args.latency_frames + args.warmup + 2000
-    cmd = [sys.executable, "-m", "fer_ros.ros.bench_e2e", "node", "--stats", str(stats_path), "--capacity",
+    cmd = [sys.executable, "-m", "fer_ros.bench.e2e", "node", "--stats", str(stats_path), "--capacity",
            str(capacity), "--ros-args", *ros_args]
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     node_proc = subprocess.Popen(cmd, env=_ros_env(domain), stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO),
@@ -193,7 +134,8 @@ def drive(args: argparse.Namespace) -> dict:
         rec = json.loads(stats_path.read_text())["records_ms"]
         overhead = [c + b + p for c, b, p in zip(rec["convert"], rec["build_msg"], rec["publish"], strict=True)]
         # Pipeline.process calls the tracker: "tracking" is part of "pipeline"
-        other = [s - pl - o for s, pl, o in zip(rec["step"], rec["pipeline"], overhead, strict=True)]
+        other = [s - pl - tm - o for s, pl, tm, o in zip(rec["step"], rec["pipeline"], rec["temporal"], overhead,
+                                                         strict=True)]
         result["node"] = {k: summarize(v) for k, v in rec.items()}
         result["node"]["overhead"] = summarize(overhead)
         result["node"]["other"] = summarize(other)
@@ -209,8 +151,8 @@ def _phases(args, namespace: str, node_proc, summarize, make_frames) -> dict:
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from fer_ros.core.image_convert import fill_image_msg
     from fer_ros.msg import FaceEmotionArray
-    from fer_ros.ros.image_convert import fill_image_msg
 
     frames = make_frames(args.faces_per_frame, args.distinct_frames, seed=args.seed, faces=args.faces)
     context = rclpy.Context()
@@ -327,13 +269,13 @@ def _phases(args, namespace: str, node_proc, summarize, make_frames) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["node"]:
-        parser = argparse.ArgumentParser(prog="bench_e2e node")
+        parser = argparse.ArgumentParser(prog="fer_ros.bench.e2e node")
         parser.add_argument("--stats", required=True)
         parser.add_argument("--capacity", type=int, default=100_000, help="frames whose step times are kept")
         ros_args = argv[argv.index("--ros-args") + 1:] if "--ros-args" in argv else []
         own = parser.parse_args(argv[1:argv.index("--ros-args")] if "--ros-args" in argv else argv[1:])
         return run_node(Path(own.stats), ros_args, own.capacity)
-    parser = argparse.ArgumentParser(prog="bench_e2e drive", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fer_ros.bench.e2e drive", description=__doc__)
     parser.add_argument("role", choices=["drive"])
     parser.add_argument("--json", required=True)
     parser.add_argument("--out-dir", default="out/bench")
