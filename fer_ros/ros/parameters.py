@@ -294,7 +294,7 @@ _YAML_SECTIONS = {
     "image_topic": "input and QoS",
     "detector": "detector and models (a change rebuilds the pipeline before the next frame)",
     "tracking": "tracking and smoothing",
-    "temporal_model": "temporal expression per track (needs tracking; landmarks from mtcnn/yunet work best)",
+    "temporal_model": "temporal expression per track (needs tracking; uses the detector's landmarks)",
     "publish_detections": "outputs and health",
 }
 _YAML_HEAD = """\
