@@ -44,16 +44,12 @@ from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.calibration import apply_temperature, calibration
 from fer_ros.core.calibration import fit_temperature as fit_nll_temperature
 from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
-from fer_ros.core.config import DETECTORS, PipelineConfig
+from fer_ros.core.config import DETECTORS, PHOTO_DETECTION, PipelineConfig
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.image_input import image_files
 from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 from fer_ros.training.ferplus import ferplus_items, is_ferplus_folder
-
-# detection settings of --mode photos: the product's default detector, at full resolution with small faces
-# allowed; training's end-to-end dev check (fer_ros.training.product_crops.photo_chips) uses the same
-PHOTO_DETECTION = PipelineConfig(detection_scale=1.0, min_face_size=20, max_faces=100)
 
 
 def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:

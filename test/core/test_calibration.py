@@ -91,7 +91,7 @@ def test_eval_calibration_and_fitted_temperature(tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "ds" / "sad" / "0.png"), face)  # a confident wrong answer
     out = tmp_path / "r.json"
     assert fer_eval.main([str(tmp_path / "ds"), "--task", "emotion", "--json", str(out), "--quiet",
-                          "--fit-temperature", "--calibration"]) == 0
+                          "--model", "fer-resnet-fer2013", "--fit-temperature", "--calibration"]) == 0
     result = json.loads(out.read_text())
     cal = result["calibration"]
     assert sum(cal["counts"]) == 5 and result["temperature"] == 1.0
@@ -102,7 +102,7 @@ def test_eval_calibration_and_fitted_temperature(tmp_path, capsys):
     # the same run at a forced temperature reports it and changes the NLL, not the accuracy
     out2 = tmp_path / "r2.json"
     assert fer_eval.main([str(tmp_path / "ds"), "--task", "emotion", "--json", str(out2), "--quiet",
-                          "--temperature", "3"]) == 0
+                          "--model", "fer-resnet-fer2013", "--temperature", "3"]) == 0
     forced = json.loads(out2.read_text())
     assert forced["temperature"] == 3.0 and forced["accuracy"] == result["accuracy"]
     assert forced["calibration"]["nll"] != pytest.approx(cal["nll"])

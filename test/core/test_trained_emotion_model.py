@@ -12,7 +12,7 @@ from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.core.pipeline import Pipeline
 
 
-@pytest.mark.parametrize("name", ["fer-resnet-fer2013", "fer-resnet-fer2013-flip"])
+@pytest.mark.parametrize("name", ["fer-ensemble-ferplus", "fer-resnet-fer2013", "fer-resnet-fer2013-flip"])
 def test_pipeline_with_trained_model_by_name_finds_the_smiling_astronaut(name):
     pipe = Pipeline(PipelineConfig(emotion_model=name))
     assert pipe.emotion.input_size == (40, 40) and tuple(pipe.emotion.labels) == EMOTION_LABELS
@@ -23,5 +23,10 @@ def test_pipeline_with_trained_model_by_name_finds_the_smiling_astronaut(name):
     assert face.emotion_scores.shape == (7,) and abs(float(face.emotion_scores.sum()) - 1.0) < 1e-4
 
 
-def test_the_trained_model_is_the_default():
-    assert DEFAULT_EMOTION_MODEL == "fer-resnet-fer2013" and PipelineConfig().emotion_model == DEFAULT_EMOTION_MODEL
+def test_the_ferplus_ensemble_is_the_default():
+    assert DEFAULT_EMOTION_MODEL == "fer-ensemble-ferplus" and PipelineConfig().emotion_model == DEFAULT_EMOTION_MODEL
+
+
+def test_the_default_carries_its_calibration_temperature():
+    pipe = Pipeline(PipelineConfig())
+    assert pipe.emotion.temperature == pytest.approx(1.1075)
