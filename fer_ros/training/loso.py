@@ -128,7 +128,7 @@ def run_loso(config: TrainConfig) -> dict[str, Any]:
 
 
 METHOD_NAMES = {
-    "single_frame_peak": "single-frame default (`fer-resnet-fer2013`), last frame",
+    "single_frame_peak": "single-frame default (`{baseline}`), last frame",
     "temporal_average": "mean of the single-frame scores over all frames",
     "mgln": "**MGLN** (fused), first / middle / last frame",
     "mgln_gfm": "MGLN's GFM alone (peak frame)",
@@ -150,6 +150,7 @@ def markdown(result: dict[str, Any]) -> str:
             continue
         m = result["methods"][key]
         recall = " | ".join(f"{100 * m['present_classes']['recall'][labels[i]]:.0f}" for i in present)
+        name = name.format(baseline=result.get("baseline_model", DEFAULT_EMOTION_MODEL))
         lines.append(f"| {name} | {100 * m['present_classes']['accuracy']:.1f} % | "
                      f"{100 * m['all_labels']['accuracy']:.1f} % | {recall} |")
     conf = result["methods"]["mgln"]["present_classes"]["confusion"]
