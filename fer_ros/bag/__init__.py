@@ -10,6 +10,7 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 FACES_TYPE = "fer_ros/msg/FaceEmotionArray"
 STORAGES = ("sqlite3", "mcap")
+STORAGE_SUFFIXES = {".db3": "sqlite3", ".mcap": "mcap"}  # a single-file bag, by its storage
 
 
 class BagError(RuntimeError):

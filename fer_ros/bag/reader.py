@@ -18,11 +18,10 @@ from typing import Any
 
 from rosbags.rosbag2 import Reader
 
-from fer_ros.bag import COMPRESSED_TYPE, IMAGE_TYPE, BagError
+from fer_ros.bag import COMPRESSED_TYPE, IMAGE_TYPE, STORAGE_SUFFIXES, BagError
 from fer_ros.bag.types import typestore
 
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
-STORAGE_SUFFIXES = {".db3": "sqlite3", ".mcap": "mcap"}
 
 
 @dataclass
@@ -40,7 +39,7 @@ def storage_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(p for p in path.iterdir()
-                  if p.suffix in STORAGE_SUFFIXES or p.name.endswith((".db3.zstd", ".mcap.zstd")))
+                  if p.suffix in STORAGE_SUFFIXES or p.name.endswith(tuple(s + ".zstd" for s in STORAGE_SUFFIXES)))
 
 
 class ImageTopicReader:

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.core.boxes import box_iou
+from fer_ros.core.boxes import box_iou, greedy_matches
 from fer_ros.core.image_input import image_files
 
 UTKFACE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utkface_dev"
@@ -117,16 +117,9 @@ MATCH_IOU = 0.4  # a detection finds a ground-truth face when their boxes overla
 def count_matches(truth: list[tuple[float, float, float, float]],
                   found: list[tuple[float, float, float, float]], min_iou: float = MATCH_IOU) -> tuple[int, int]:
     """(true positives, false positives): greedy one-to-one matching by IoU."""
-    pairs = sorted(((box_iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
-    used_t: set[int] = set()
-    used_f: set[int] = set()
-    for score, i, j in pairs:
-        if score < min_iou:
-            break
-        if i not in used_t and j not in used_f:
-            used_t.add(i)
-            used_f.add(j)
-    return len(used_t), len(found) - len(used_f)
+    scored = ((box_iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found))
+    matches = greedy_matches(p for p in scored if p[0] >= min_iou)
+    return len(matches), len(found) - len(matches)
 
 
 class FaceSequence:

@@ -44,16 +44,12 @@ from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.calibration import apply_temperature, calibration
 from fer_ros.core.calibration import fit_temperature as fit_nll_temperature
 from fer_ros.core.classifiers import EmotionClassifier, FaceClassifier, GenderClassifier
-from fer_ros.core.config import DETECTORS, PipelineConfig
+from fer_ros.core.config import DETECTORS, PHOTO_DETECTION, PipelineConfig
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.image_input import image_files
 from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, resolve_providers
 from fer_ros.training.ferplus import ferplus_items, is_ferplus_folder
-
-# detection settings of --mode photos: the product's default detector, at full resolution with small faces
-# allowed; training's end-to-end dev check (fer_ros.training.product_crops.photo_chips) uses the same
-PHOTO_DETECTION = PipelineConfig(detection_scale=1.0, min_face_size=20, max_faces=100)
 
 
 def list_dataset(root: Path, labels: tuple[str, ...], limit: int = 0) -> list[tuple[Path, int]]:
@@ -258,6 +254,7 @@ def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "",
     sequences = list_sequences(dataset, labels)
     true = np.array([s.label for s in sequences])
     pred = np.full(len(sequences), -1)
+    probabilities = np.zeros((len(sequences), len(labels)), np.float32)
     for k, seq in enumerate(tqdm(sequences, desc="sequences", unit="seq", disable=not progress, file=sys.stderr)):
         frames = seq.frames if temporal else seq.frames[-1:]
         tracker = TemporalTracker(temporal, window or len(frames)) if temporal else None
@@ -271,14 +268,17 @@ def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "",
             if face is None:
                 answer = None
                 continue
-            if tracker is None:
-                answer = int(np.argmax(face.emotion_scores))
-            else:
+            if tracker is not None:
                 face = tracker.update(image, [replace(face, track_id=seq.name)])[0]
-                answer = int(np.argmax(face.temporal_scores)) if face.temporal_frames else None
-        pred[k] = -1 if answer is None else answer
+            scores = face.temporal_scores if tracker is not None else face.emotion_scores
+            answer = scores if len(scores) else None
+        if answer is not None:
+            probabilities[k], pred[k] = answer, int(np.argmax(answer))
     result = metrics(true, pred, labels)
+    found = pred >= 0
+    result["calibration"] = asdict(calibration(probabilities[found], true[found])) if found.any() else None
     result.update(task="emotion", mode="sequences", model=temporal_model or pipe.emotion.spec.name,
+                  temperature=1.0 if temporal else pipe.emotion.temperature, protocol="sequences",
                   dataset=str(dataset), detector=detector, detection_scale=detection_scale,
                   crop=pipe.emotion_policy.name if not temporal else "part crops from landmarks", canvas="",
                   upscale=1.0)

@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 
 from fer_ros.cli.options import add_providers_argument
-from fer_ros.core.boxes import box_iou
+from fer_ros.core.blazeface import DETECTOR_VARIANTS, BlazeFaceDetector
+from fer_ros.core.boxes import box_iou, greedy_matches
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.detectors import HaarDetector, ScaledDetector, YuNetDetector
 from fer_ros.core.image_input import image_files
@@ -107,10 +108,8 @@ def build(config: str, yunet: str, min_face_size: int = 48,
         p = float(parts[1]) if len(parts) > 1 else 0.6
         r = float(parts[2]) if len(parts) > 2 else 0.7
         base = MTCNNDetector(thresholds=(p, r, 0.7), providers=providers)
-    elif name in ("blazeface", "blazeface-full"):
-        from fer_ros.core.blazeface import BlazeFaceDetector
-
-        base = BlazeFaceDetector("full" if name == "blazeface-full" else "short",
+    elif name in DETECTOR_VARIANTS:
+        base = BlazeFaceDetector(DETECTOR_VARIANTS[name],
                                  float(parts[1]) if len(parts) > 1 else PipelineConfig.detection_threshold,
                                  providers=providers)
     elif name == "yunet":
@@ -146,13 +145,7 @@ def photo_matches(truth: list[list[float]], found: list[tuple[float, float, floa
             iou = box_iou(tuple(t), f)
             if iou >= 0.4 or (t[0] <= cx <= t[0] + t[2] and t[1] <= cy <= t[1] + t[3]):
                 pairs.append((iou, i, j))
-    used_t: set[int] = set()
-    used_f: set[int] = set()
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in used_t and j not in used_f:
-            used_t.add(i)
-            used_f.add(j)
-    return len(used_t)
+    return len(greedy_matches(pairs))
 
 
 def load_photos(folder: Path, one_face: bool) -> list[tuple[Path, list[list[float]] | None]]:
@@ -187,6 +180,12 @@ def measure_photos(detector: ScaledDetector, photos) -> dict:
             "per_photo": per_photo if len(per_photo) <= 50 else {}}
 
 
+def write_json(path: Path, out: dict) -> None:
+    """The results as indented JSON (the folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+
+
 def main_photos(args) -> int:
     photos = load_photos(args.photos, args.one_face)
     if not photos:
@@ -200,8 +199,7 @@ def main_photos(args) -> int:
               f"cpu ms/photo {r['cpu_ms_mean']:.1f}", file=sys.stderr)
     out = {"photos": str(args.photos), "one_face": args.one_face, "min_face_size": args.min_face_size,
            "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, out)
     return 0
 
 
@@ -231,8 +229,7 @@ def main_bench_frames(args) -> int:
               f"{r4['cpu_ms_mean']:.1f}", file=sys.stderr)
     out = {"bench_frames": args.bench_frames, "faces": face_crops(args.bench_faces)[0], "frame_size": [640, 480],
            "min_face_size": args.min_face_size, "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, out)
     return 0
 
 
@@ -316,8 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"frames_per_set": args.frames, "sizes": sizes, "frame_size": [640, 480], "providers": providers,
            "results": results,
            "pipeline_stages": stage_results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.json, out)
     return 0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.bag import STORAGE_SUFFIXES, STORAGES  # plain constants: no rosbags import
 from fer_ros.cli.options import add_providers_argument
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.draw import draw_faces
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "when the bag has only one image topic)")
     p.add_argument("--out-bag", type=Path, help="bags: output bag with /faces/emotion "
                    "(default: <out>/<bag name>_faces)")
-    p.add_argument("--out-bag-storage", choices=("sqlite3", "mcap"),
+    p.add_argument("--out-bag-storage", choices=STORAGES,
                    help="bags: storage of the output bag (default: the input bag's)")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for annotated output (default: out)")
     p.add_argument("--jsonl", default="-", help="JSON lines file ('-' = stdout)")
@@ -177,7 +178,7 @@ def is_bag(source: Path, topic: str | None) -> bool:
     """A rosbag2 bag: a folder with metadata.yaml (or any folder when --topic is given), a .db3/.mcap file."""
     if source.is_dir():
         return topic is not None or (source / "metadata.yaml").is_file()
-    return source.suffix in (".db3", ".mcap") or topic is not None
+    return source.suffix in STORAGE_SUFFIXES or topic is not None
 
 
 def run_video(args, pipe: Pipeline, emit, tracker_config) -> int:

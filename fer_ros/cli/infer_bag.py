@@ -27,7 +27,6 @@ from fer_ros.bag.writer import FACES_TOPIC, FacesBagWriter
 from fer_ros.cli.infer import AnnotatedVideo
 from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, image_to_bgr
 from fer_ros.core.pipeline import Pipeline
-from fer_ros.core.temporal import temporal_tracker
 from fer_ros.core.tracking import Tracker
 from fer_ros.ros import parameters  # the node's parameter table; imports no ROS
 
@@ -47,7 +46,7 @@ def run_bag(args, pipe: Pipeline, emit, values: dict) -> int:
     skipped = 0
     try:
         tracker = Tracker(parameters.tracker_config(values))
-        temporal = temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"])
+        temporal = parameters.temporal_tracker(values)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -87,7 +87,6 @@ def bn_scale_shift(config: dict, weights: dict[str, np.ndarray]) -> tuple[np.nda
 
 def convert(h5_path: str | Path, metadata: dict[str, str] | None = None, model_name: str = "model"):
     """Return an ``onnx.ModelProto`` equivalent to the Keras model in ``h5_path``."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     km = KerasModel(h5_path)
@@ -216,8 +215,19 @@ def convert(h5_path: str | Path, metadata: dict[str, str] | None = None, model_n
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_out])],
         initializer=inits,
     )
+    return finish_model(graph, "fer_ros.keras_to_onnx", metadata)
+
+
+def finish_model(graph, producer: str, metadata: dict[str, str] | None = None):
+    """The checked ONNX model of ``graph`` (opset ``OPSET``, IR ``IR_VERSION``) with ``metadata`` as metadata_props.
+
+    Shared by both converters (this one and ``fer_ros.cli.tflite_to_onnx``), so their files are built alike.
+    """
+    import onnx
+    from onnx import helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="fer_ros.keras_to_onnx", producer_version="1")
+                              producer_name=producer, producer_version="1")
     model.ir_version = IR_VERSION
     for key, value in (metadata or {}).items():
         entry = model.metadata_props.add()

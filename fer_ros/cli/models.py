@@ -22,10 +22,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from fer_ros.core.labels import EMOTION_LABELS
 from fer_ros.core.model_registry import MODELS, ModelFileError, find_model_file, sha256_of
 
 EMOTION_METADATA = {
-    "labels": "angry,disgust,fear,happy,sad,surprise,neutral",
+    "labels": ",".join(EMOTION_LABELS),
     "input_size": "64,64",
     "colour": "gray",
     "normalisation_mean": "127.5",
@@ -39,18 +40,21 @@ EMOTION_METADATA = {
 
 
 def blazeface_metadata(spec) -> dict[str, str]:
-    """metadata_props of a derived BlazeFace ONNX file (preprocessing and provenance)."""
+    """metadata_props of a derived BlazeFace ONNX file (preprocessing from its spec, provenance)."""
+    from fer_ros.core.blazeface import VARIANTS
+
+    multiple = next(v.multiple for v in VARIANTS.values() if v.model == spec.name)
     return {
         "input_size": f"{spec.input_size[0]},{spec.input_size[1]}",
-        "colour": "rgb",
-        "normalisation_mean": "127.5",
-        "normalisation_std": "127.5",
+        "colour": spec.colour,
+        "normalisation_mean": ",".join(f"{v:g}" for v in spec.mean),
+        "normalisation_std": ",".join(f"{v:g}" for v in spec.std),
         "description": f"{spec.notes.split(';')[0]}; converted from {spec.provenance.package} "
                        f"{spec.provenance.path_in_archive} by fer_ros.cli.tflite_to_onnx. Outputs: regressors "
                        "[N, A, 16] (box cx, cy, w, h and 6 keypoints, input pixels relative to the anchor), "
                        "classificators [N, A, 1] (logits). Input RGB, x / 127.5 - 1, NCHW; trained at "
                        f"{spec.input_size[0]}x{spec.input_size[1]}, other sizes: multiples of "
-                       f"{16 if 'short' in spec.name else 32}, A = anchors of that size",
+                       f"{multiple}, A = anchors of that size",
         "licence": spec.provenance.licence,
     }
 

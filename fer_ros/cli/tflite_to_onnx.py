@@ -20,9 +20,8 @@ import re
 
 import numpy as np
 
-from fer_ros.cli.keras_to_onnx import IR_VERSION, same_padding
+from fer_ros.cli.keras_to_onnx import finish_model, same_padding
 
-OPSET = 13
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_TO_NHWC = (0, 2, 3, 1)
 
@@ -105,7 +104,6 @@ def convert(data: bytes, metadata: dict[str, str] | None = None, model_name: str
     The explicit "same" pads are those of the TFLite input size, so other sizes must keep every stride-2
     layer's input even (multiples of the network's total stride) to compute the same function.
     """
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     g = TFLiteGraph(data)
@@ -308,11 +306,4 @@ def convert(data: bytes, metadata: dict[str, str] | None = None, model_name: str
         graph_outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", *shape[1:]]))
 
     graph = helper.make_graph(nodes, model_name, graph_inputs, graph_outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="fer_ros.tflite_to_onnx", producer_version="1")
-    model.ir_version = IR_VERSION
-    for key, val in (metadata or {}).items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, val
-    onnx.checker.check_model(model)
-    return model
+    return finish_model(graph, "fer_ros.tflite_to_onnx", metadata)

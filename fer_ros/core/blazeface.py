@@ -62,6 +62,8 @@ VARIANTS = {
     "short": BlazeFaceVariant("blazeface-short", 128, (8, 16, 16, 16), 1.0, 16, 24.0, 4.0, 64),
     "full": BlazeFaceVariant("blazeface-full", 192, (4,), 0.0, 32, 40.0, 3.0, 96),
 }
+# PipelineConfig.detector name (fer_ros.core.config.DETECTORS) -> variant
+DETECTOR_VARIANTS = {"blazeface": "short", "blazeface-full": "full"}
 
 
 def anchor_centres(variant: BlazeFaceVariant, height: int | None = None, width: int | None = None) -> np.ndarray:

@@ -53,3 +53,9 @@ class PipelineConfig:
         if isinstance(self.providers, str):
             raise ValueError(f"providers must be a list of names such as ['cuda', 'cpu'], not {self.providers!r}")
         check_provider_names(self.providers)
+
+
+# how photos are searched when one face per photo is evaluated (fer-ros-eval --mode photos, and training's
+# end-to-end dev check, fer_ros.training.product_crops): the product's default detector at full resolution,
+# small faces allowed
+PHOTO_DETECTION = PipelineConfig(detection_scale=1.0, min_face_size=20, max_faces=100)

@@ -158,11 +158,10 @@ def create_detector(config: PipelineConfig) -> ScaledDetector:
         base = MTCNNDetector(thresholds=(0.6, 0.7, config.detection_threshold), num_threads=config.num_threads,
                              providers=config.providers)
     elif config.detector.startswith("blazeface"):
-        from fer_ros.core.blazeface import BlazeFaceDetector
+        from fer_ros.core.blazeface import DETECTOR_VARIANTS, BlazeFaceDetector
 
-        variant = "full" if config.detector == "blazeface-full" else "short"
-        base = BlazeFaceDetector(variant, score_threshold=config.detection_threshold, num_threads=config.num_threads,
-                                 providers=config.providers)
+        base = BlazeFaceDetector(DETECTOR_VARIANTS[config.detector], score_threshold=config.detection_threshold,
+                                 num_threads=config.num_threads, providers=config.providers)
     else:
         base = YuNetDetector(config.detector_model, score_threshold=config.detection_threshold)
     return ScaledDetector(base, config.detection_scale, config.min_face_size, config.max_faces)

@@ -192,7 +192,7 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="mgln-ckplus", kind="temporal", file="temporal_mgln_ckplus.onnx",
-            sha256="8aa110ae332f4b090a2f1bd827de4e8ca197924b74e6788d5a5c74685f504b5b",
+            sha256="f20e20b636e083b15272897c32449845640ffc763f4fdfa2500c44272bbc0535",
             input_size=(40, 40), colour="gray", mean=(127.5,), std=(63.75,),
             labels=EMOTION_LABELS, face_crop="dlib-aligned", provenance=None,
             notes="MGLN (Yu et al.) per face track: trained here with fer_ros.training on the 40 CK+ sequences "

@@ -123,8 +123,8 @@ class Tracker:
         self.config.validate()
         self._tracks: list[_Track] = []
         self._next_id = 1
-        # gender_due's matching, reused by the update that follows for the same Detection objects
-        self._planned: tuple[list[int], dict[int, _Track]] | None = None
+        # gender_due's geometry and matching, reused by the update that follows for the same Detection objects
+        self._planned: tuple[list[int], tuple[list, list], dict[int, _Track]] | None = None
 
     @property
     def active_ids(self) -> list[str]:
@@ -144,8 +144,9 @@ class Tracker:
         every = self.config.gender_every
         if not self.config.enabled or every <= 1:
             return [True] * len(detections)
-        assignment = self._match(*_geometry(detections))
-        self._planned = ([id(d) for d in detections], assignment)
+        geometry = _geometry(detections)
+        assignment = self._match(*geometry)
+        self._planned = ([id(d) for d in detections], geometry, assignment)
         due = []
         for i in range(len(detections)):
             track = assignment.get(i)
@@ -161,11 +162,12 @@ class Tracker:
         if not self.config.enabled:
             self._age(set())
             return list(faces)
-        boxes, lms = _geometry([f.detection for f in faces])
         planned, self._planned = self._planned, None
         if planned is not None and planned[0] == [id(f.detection) for f in faces]:
-            assignment = planned[1]  # the tracks have not changed since gender_due matched these detections
+            # the tracks have not changed since gender_due matched these detections
+            (boxes, lms), assignment = planned[1], planned[2]
         else:
+            boxes, lms = _geometry([f.detection for f in faces])
             assignment = self._match(boxes, lms)
         matched_tracks = set()
         out: list[Face] = []

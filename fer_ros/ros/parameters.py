@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from fer_ros.core.config import DETECTORS, PipelineConfig
 from fer_ros.core.face_crop import CROP_POLICIES
+from fer_ros.core.image_convert import DEFAULT_MAX_PIXELS
 from fer_ros.core.onnx_session import PROVIDERS
-from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW
+from fer_ros.core.temporal import DEFAULT_TEMPORAL_WINDOW, TemporalTracker
+from fer_ros.core.temporal import temporal_tracker as _temporal_tracker
 from fer_ros.core.tracking import SMOOTHING_MODES, TrackerConfig
 
 if TYPE_CHECKING:
@@ -133,7 +135,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "vision_msgs is installed)", "node"),
     ParamSpec("publish_debug_image", True, "publish an annotated image on faces/debug_image (drawn only "
               "while it has subscribers)", "node"),
-    ParamSpec("max_image_pixels", 4096 * 4096, "frames with more pixels than this are skipped with a warning",
+    ParamSpec("max_image_pixels", DEFAULT_MAX_PIXELS, "frames with more pixels than this are skipped with a warning",
               "node", low=1, high=400_000_000, step=1),
     ParamSpec("latency_warn_ms", 500.0, "warn when the p95 latency from receipt to publication exceeds this "
               "(milliseconds)", "node", low=1.0, high=600_000.0),
@@ -222,6 +224,16 @@ def tracker_config(values: dict[str, Any]) -> TrackerConfig:
     return config
 
 
+def temporal_tracker(values: dict[str, Any]) -> TemporalTracker | None:
+    """The temporal model per track for these values (None when ``temporal_model`` is empty).
+
+    The node and ``fer-ros-infer`` on bags both build it here, on the same threads and providers as the
+    pipeline's sessions.
+    """
+    return _temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"],
+                             values["providers"])
+
+
 def values_from_params_file(path: str | Path, node_name: str = "perception_node") -> dict[str, Any]:
     """Every parameter's value: the defaults, overridden by a ROS 2 params file (``--params-file`` format).
 
@@ -282,7 +294,7 @@ _YAML_SECTIONS = {
     "image_topic": "input and QoS",
     "detector": "detector and models (a change rebuilds the pipeline before the next frame)",
     "tracking": "tracking and smoothing",
-    "temporal_model": "temporal expression per track (needs tracking; landmarks from mtcnn/yunet work best)",
+    "temporal_model": "temporal expression per track (needs tracking; uses the detector's landmarks)",
     "publish_detections": "outputs and health",
 }
 _YAML_HEAD = """\

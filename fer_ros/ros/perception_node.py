@@ -28,7 +28,6 @@ from fer_ros.core.draw import draw_faces
 from fer_ros.core.image_convert import ImageConversionError, compressed_to_bgr, fill_image_msg
 from fer_ros.core.opencv_compat import quiet_opencv_logging
 from fer_ros.core.pipeline import Pipeline
-from fer_ros.core.temporal import temporal_tracker
 from fer_ros.core.tracking import Tracker
 from fer_ros.msg import FaceEmotionArray
 from fer_ros.ros import messages, parameters, shutdown
@@ -123,7 +122,7 @@ class PerceptionNode(Node):
         """Build the pipeline and trackers from the current parameters (loads and checks every model)."""
         pipeline = build_pipeline(self._values)
         tracker = Tracker(parameters.tracker_config(self._values))
-        temporal = self._temporal_tracker(self._values)
+        temporal = parameters.temporal_tracker(self._values)
         to_bgr = ImageConverter(self._values["image_converter"])  # cv_bridge importable if asked for
         with self._pending_lock:
             self._pipeline, self._tracker, self._temporal, self._to_bgr = pipeline, tracker, temporal, to_bgr
@@ -183,7 +182,7 @@ class PerceptionNode(Node):
             if "tracker" in groups:
                 tracker_config = parameters.tracker_config(new)
             if "temporal" in groups or changed & {"providers", "num_threads"}:  # its session uses both
-                temporal = (self._temporal_tracker(new),)
+                temporal = (parameters.temporal_tracker(new),)
             if "pipeline" in groups:
                 pipeline = build_pipeline(new)
         except Exception as exc:  # noqa: BLE001 - any failure to build means: reject, change nothing
@@ -200,11 +199,6 @@ class PerceptionNode(Node):
             listed = ", ".join(f"{n}={new[n]!r}" for n in sorted(changed))
             self.get_logger().info(f"parameters changed: {listed}")
         return SetParametersResult(successful=True)
-
-    @staticmethod
-    def _temporal_tracker(values: dict[str, Any]):
-        return temporal_tracker(values["temporal_model"], values["temporal_window"], values["num_threads"],
-                                values["providers"])
 
     def _reject(self, reason: str) -> SetParametersResult:
         self.get_logger().warning(f"parameter change rejected, nothing changed: {reason}")

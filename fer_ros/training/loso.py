@@ -142,8 +142,8 @@ def markdown(result: dict[str, Any]) -> str:
     labels = result["labels"]
     present = sorted(set(result["targets"]))
     counts = [result["targets"].count(i) for i in present]
-    lines = ["| method | accuracy (6 classes) | accuracy (7 labels, neutral = wrong) | "
-             + " | ".join(f"{labels[i]} ({n})" for i, n in zip(present, counts)) + " |",
+    lines = [f"| method | accuracy ({len(present)} classes) | accuracy ({len(labels)} labels, neutral = wrong) | "
+             + " | ".join(f"recall {labels[i]} ({n})" for i, n in zip(present, counts)) + " |",
              "|---|---|---|" + "---|" * len(present)]
     for key, name in METHOD_NAMES.items():
         if key not in result["methods"]:

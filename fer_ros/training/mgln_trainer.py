@@ -165,7 +165,7 @@ def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model = build_mgln(config)
     resuming = resume and (run_dir / "last.pt").is_file()
     if not resuming and config.init_from:  # e.g. an MGLN pre-trained on stills
-        model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
+        model.load_state_dict(load_checkpoint(Path(config.init_from).expanduser())["model_state"])
         log.info("initialised the model from %s", config.init_from)
     elif not resuming:
         _initialise(model, s.init_emotion_model)
@@ -207,6 +207,8 @@ def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             optimisation_step(loss, optimizer, scheduler, epoch)
             total += loss.item() * len(chunk)
             correct += int((fused.argmax(1) == y).sum())
+            if (b // config.batch_size + 1) % 100 == 0:
+                log.info("  %d/%d samples, %.0f s", b + len(chunk), len(samples), time.time() - t0)
         predictions = predict_sequences(model, val_seqs, config)
         val_true = np.array([q.label for q in val_seqs])
         entry = {"epoch": epoch + 1, "train_loss": total / len(samples), "train_acc": correct / len(samples),
@@ -225,6 +227,7 @@ def train_mgln(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     metrics = {"run_dir": str(run_dir), "mode": "mgln", "model": "mgln", "labels": list(labels),
                "holdout_subjects": list(s.holdout_subjects), "history": history,
                "best_val_acc": history[-1]["val_acc"] if history else None, "best_epoch": len(history),
+               "train_subjects": sorted({q.subject for q in train_seqs}),
                "val_sequences": [q.key for q in val_seqs], "val_targets": [q.label for q in val_seqs],
                "val_probabilities": {k: v.tolist() for k, v in predictions.items()}}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

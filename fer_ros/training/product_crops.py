@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.cli.eval import PHOTO_DETECTION
+from fer_ros.core.config import PHOTO_DETECTION
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.image_input import image_files

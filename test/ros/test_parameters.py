@@ -100,3 +100,40 @@ def test_readme_documents_every_parameter():
     section = text.split("## ROS node", 1)[1].split("\n## ", 1)[0]
     missing = [p.name for p in PARAMETERS if f"| `{p.name}` |" not in section]
     assert not missing, f"README ## ROS node lacks parameters {missing}"
+
+
+def _readme_value(value) -> str:
+    """A default as the README table writes it (`true`, `[cpu]`, `""`, `0.5`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(value) + "]"
+    return '""' if value == "" else str(value)
+
+
+def test_readme_table_has_each_parameters_default_and_range():
+    readme = YAML_PATH.parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("no README.md")
+    section = readme.read_text().split("## ROS node", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`"):
+            rows.setdefault(cells[0].strip("`"), cells)
+    wrong = []
+    for p in PARAMETERS:
+        cells = rows.get(p.name)
+        if cells is None:
+            continue  # test_readme_documents_every_parameter names it
+        if cells[1].strip("`") != _readme_value(p.default):
+            wrong.append(f"{p.name}: default {cells[1]} in README, {p.default!r} in parameters.py")
+        if p.low is not None:
+            number = int if isinstance(p.default, int) else float
+            if cells[2] != f"{number(p.low)} … {number(p.high)}":
+                wrong.append(f"{p.name}: range {cells[2]} in README, [{p.low}, {p.high}] in parameters.py")
+        if p.choices and p.document_choices and not isinstance(p.default, list):
+            listed = ", ".join(f"`{c}`" for c in p.choices)
+            if cells[2] != listed:
+                wrong.append(f"{p.name}: choices {cells[2]} in README, {listed} in parameters.py")
+    assert not wrong, "README ## ROS node parameter table out of date:\n" + "\n".join(wrong)

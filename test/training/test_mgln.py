@@ -102,7 +102,7 @@ def test_loso_holds_out_each_subject_and_scores_the_baselines_on_the_same_folds(
     result = run_loso(mgln_config(tmp_path / "loso", sequences, tmp_path / "cache"))
     for subject in ("S001", "S002"):
         fold = json.loads((tmp_path / "loso" / f"fold_{subject}" / "metrics.json").read_text())
-        assert fold["holdout_subjects"] == [subject]
+        assert fold["holdout_subjects"] == [subject] and fold["train_subjects"] == sorted({"S001", "S002"} - {subject})
         assert all(name.split("/")[1].startswith(subject) for name in fold["val_sequences"])
     assert set(result["methods"]) == {"mgln", "mgln_gfm", "mgln_pbm", "mgln_node_selection", "single_frame_peak",
                                          "temporal_average"}
