@@ -150,8 +150,8 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     if data.size == 0:
         raise ImageConversionError("empty_compressed", f"empty compressed image (format {msg.format!r})")
     if not sniff_format(data):
-        raise ImageConversionError(
-            "unsupported_format",
+        raise ImageConversionError(  # its own kind: throttled apart from compressedDepth
+            "unknown_compressed_data",
             f"unsupported compressed format {msg.format!r}: {data.size} bytes that are neither JPEG nor PNG "
             f"(first bytes {bytes(data[:4]).hex()})",
         )

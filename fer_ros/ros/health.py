@@ -1,6 +1,6 @@
 """Rolling health figures of the node: frame rate, latency percentiles and counters.
 
-ROS-free bookkeeping; ``diagnostics.py`` turns a snapshot into a ``diagnostic_msgs`` status.
+ROS-free bookkeeping; ``messages.diagnostic_array`` turns a snapshot into a ``diagnostic_msgs`` status.
 """
 
 from __future__ import annotations
