@@ -266,9 +266,14 @@ def verify_file(path: Path, sha256: str) -> None:
         _verified(str(path), sha256, path.stat().st_mtime)
 
 
+def metadata_numbers(text: str) -> tuple[float, ...]:
+    """A metadata value such as ``"40,40"`` or ``"127.5;127.5;127.5"`` as numbers (ValueError if it is not)."""
+    return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+
+
 def _numbers(path: Path, key: str, text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+        return metadata_numbers(text)
     except ValueError:
         raise ModelFileError(f"{path}: metadata {key}={text!r} is not a comma-separated list of numbers") from None
 
