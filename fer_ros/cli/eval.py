@@ -235,8 +235,6 @@ def evaluate_sequences(dataset: Path, model: str = "", temporal_model: str = "",
     sequence). A sequence left unanswered (no face on its last frame, fewer faces than the window) counts as
     wrong and not in ``faces_found``.
     """
-    from dataclasses import replace
-
     from tqdm import tqdm
 
     from fer_ros.core.pipeline import Pipeline

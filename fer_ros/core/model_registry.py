@@ -171,8 +171,8 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="fer-ensemble-ferplus", file="emotion_fer_ensemble_ferplus.onnx",
-            sha256="c35bd5ddd0da936b3d0f3faefb73404146bd1b7ad641902e46b655a6f31b2ff8", **_FER_RESNET_PREPROCESSING,
-            notes="the default (issue 11): one graph pooling (geometric mean 0.6 / 0.4) the compact ResNet "
+            sha256="c5c39797ae9bcaf1ca192e60bb1f08eeacb8a328567d6641a8539e0f85c24579", **_FER_RESNET_PREPROCESSING,
+            notes="the default (issue 11): one graph pooling (geometric mean 0.4 / 0.6) the compact ResNet "
                   "fine-tuned on FER+ votes + FER-2013 labels with product-matched crops and the seed "
                   "mini-Xception (1.29 M parameters); beats the seed on fer2013/val, ferplus/val and tcce_dev "
                   "photos; calibration temperature in the file; provenance in models/MODELS.md",
@@ -266,9 +266,14 @@ def verify_file(path: Path, sha256: str) -> None:
         _verified(str(path), sha256, path.stat().st_mtime)
 
 
+def metadata_numbers(text: str) -> tuple[float, ...]:
+    """A metadata value such as ``"40,40"`` or ``"127.5;127.5;127.5"`` as numbers (ValueError if it is not)."""
+    return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+
+
 def _numbers(path: Path, key: str, text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+        return metadata_numbers(text)
     except ValueError:
         raise ModelFileError(f"{path}: metadata {key}={text!r} is not a comma-separated list of numbers") from None
 

@@ -69,7 +69,8 @@ def load_ferplus(root: str | Path, size: int, target: str = "majority", contempt
     if missing:
         raise FileNotFoundError(f"{root}: {len(missing)} images named in {LABEL_FILE} are missing, e.g. {missing[0]}")
     images = np.stack([read_image(Path(p), size, colour, interpolation) for p in paths])
-    return ImageSet(images, hard, ferplus_labels(contempt), paths, soft)
+    # majority targets are hard labels (so every training mode, label noise included, applies to them)
+    return ImageSet(images, hard, ferplus_labels(contempt), paths, None if target == "majority" else soft)
 
 
 def load_dataset(root: str | Path, data: DataConfig, target: str, size: int) -> ImageSet:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_ros.core.model_registry import metadata_numbers as _numbers
 from fer_ros.core.model_registry import sha256_of
 
 PREPROCESSING_KEYS = ("labels", "input_size", "colour", "normalisation_mean", "normalisation_std")
@@ -35,10 +36,6 @@ class Member:
 
 def _metadata(proto) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
-
-
-def _numbers(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
 
 
 POOLINGS = ("mean", "log")

@@ -5,8 +5,9 @@ classifies ``crop_chip(frame, haar_box, policy)``, so the training crop should b
 the box Haar would report on a training image. :func:`measure_box_stats` measures that box on training
 images (each upscaled and centred on a gray canvas so the detector can see it, like ``fer-ros-eval
 --upscale 4 --canvas``): median side, log-size spread and centre spread feed ``AugmentConfig.box_*``.
-:func:`photo_chips` turns a ``<class>/<photo>`` folder into the chips the product classifies (default
-Haar, largest face, the model's crop policy), so training can validate end to end every epoch.
+:func:`photo_chips` turns a ``<class>/<photo>`` folder into the chips the product classifies (the
+detection of ``fer-ros-eval --mode photos``, largest face, the model's crop policy), so training can
+validate end to end every epoch. ``--detector`` picks the detector whose box is measured (default Haar).
 
     python -m fer_ros.training.product_crops ../shared/data/ferplus/train --limit 2000
 """

@@ -152,12 +152,13 @@ def initialise(model: nn.Module, config: TrainConfig, train_set: ImageSet) -> No
     if str(config.init_from).endswith(".onnx"):
         from fer_ros.training.onnx_weights import load_onnx_weights, recalibrate_batchnorm
 
-        load_onnx_weights(model, config.init_from)
+        target = model.backbone if isinstance(model, SelfCureNetwork) else model  # the exported network
+        load_onnx_weights(target, config.init_from)
         d = config.data
         batch = torch.from_numpy(train_set.images[: min(512, len(train_set.images))])
         x = F.interpolate(aug.to_float(batch), size=(d.input_size, d.input_size), mode="bilinear",
                           align_corners=False)
-        recalibrate_batchnorm(model, aug.normalise(x, d.mean, d.std))
+        recalibrate_batchnorm(target, aug.normalise(x, d.mean, d.std))
     else:
         model.load_state_dict(load_checkpoint(config.init_from)["model_state"])
 

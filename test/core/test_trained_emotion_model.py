@@ -29,4 +29,4 @@ def test_the_ferplus_ensemble_is_the_default():
 
 def test_the_default_carries_its_calibration_temperature():
     pipe = Pipeline(PipelineConfig())
-    assert pipe.emotion.temperature == pytest.approx(1.1075)
+    assert pipe.emotion.temperature == pytest.approx(1.1481)

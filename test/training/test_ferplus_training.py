@@ -210,3 +210,14 @@ def test_ensemble_graph_averages_its_members(tmp_path):
     expected = np.exp(z - z.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     assert np.abs(geo.predict(chips) - expected).max() < 0.03
+
+
+def test_scn_warm_start_from_onnx_on_noisy_ferplus_majority(tmp_path, tiny_dataset):
+    root = write_ferplus(tmp_path / "fp")
+    config = tiny_config(tmp_path / "run", tiny_dataset, mode="scn", init_from=str(find_model_file(SHIPPED_RESNET)),
+                         data={"train_dir": str(root), "val_dir": str(root), "ferplus_target": "majority",
+                               "input_size": 40, "label_noise": 0.34},
+                         model={"name": "fer_resnet", "kwargs": {"widths": [32, 32, 64, 128, 256]}},
+                         scn={"relabel_start_epoch": 0})
+    metrics = train(config)
+    assert "relabelled" in metrics["history"][0] and 0.0 <= metrics["best_val_acc"] <= 1.0
