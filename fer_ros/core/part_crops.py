@@ -19,7 +19,7 @@ from fer_ros.core.face_crop import MEAN_FACE_5, box_region, get_policy, similari
 from fer_ros.core.results import Detection
 
 PARTS: tuple[str, ...] = ("eyes", "nose", "mouth")
-PADDING = 0.2  # dlib chip padding, as the "dlib-aligned" crop policy
+PADDING = get_policy("dlib-aligned").padding  # the dlib chip padding of that crop policy
 UNIT_FACE_5 = (MEAN_FACE_5 + PADDING) / (1 + 2 * PADDING)  # the 5 points in the unit face square
 # per part: landmark indices whose mean is the centre, (dx, dy) offset and (w, h) size, in unit-square units
 PART_WINDOWS: dict[str, tuple[tuple[int, ...], tuple[float, float], tuple[float, float]]] = {

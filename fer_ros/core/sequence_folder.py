@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp")
+from fer_ros.core.image_input import image_files
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def list_sequences(root: str | Path, labels: tuple[str, ...]) -> list[Sequence]:
         if not folder.is_dir():
             continue
         for seq in sorted(p for p in folder.iterdir() if p.is_dir()):
-            frames = tuple(sorted(p for p in seq.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+            frames = tuple(image_files(seq))
             if frames:
                 out.append(Sequence(index, seq.name, seq.name.split("_")[0], frames))
     if not out:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.core.model_registry import ModelFileError, ModelSpec, read_onnx_metadata, resolve_model
+from fer_ros.core.model_registry import ModelFileError, ModelSpec, metadata_numbers, read_onnx_metadata, resolve_model
 from fer_ros.core.onnx_session import DEFAULT_PROVIDERS, create_session
 from fer_ros.core.part_crops import CropSizes, face_and_parts
 from fer_ros.core.results import Face
@@ -42,8 +42,8 @@ def temporal_tracker(name_or_path: str, window: int = DEFAULT_TEMPORAL_WINDOW, n
 
 
 def _pair(text: str) -> tuple[int, int]:
-    values = [int(float(v)) for v in text.replace(";", ",").split(",") if v.strip()]
-    return values[0], values[-1]
+    values = metadata_numbers(text)
+    return int(values[0]), int(values[-1])
 
 
 class TemporalModel:

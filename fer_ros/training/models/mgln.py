@@ -27,7 +27,6 @@ from torch import nn
 from fer_ros.training.models import register
 from fer_ros.training.models.fer_resnet import BasicBlock, conv_bn
 
-NUM_FRAMES = 3  # onset, middle, peak
 NUM_PARTS = 3  # eyes, nose, mouth
 
 
