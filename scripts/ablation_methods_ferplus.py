@@ -96,9 +96,12 @@ def variant(name: str):
             c.init_from = arm_init(c)
         elif name != 'arm_none':
             raise ValueError(name)
-    elif name in ('mx_distribution', 'mx48_distribution'):  # mx48: at FER's native 48x48
-        scratch(c, 'mini_xception')
+    elif name in ('mx_distribution', 'mx48_distribution', 'mx_nodeg_distribution', 'mx48_distribution_e12'):
+        scratch(c, 'mini_xception')  # mx48: FER's native 48x48; _e12: 12 epochs
+        c.epochs = 12 if name.endswith('_e12') else 3
         c.data.input_size, c.data.std = (48 if name.startswith('mx48') else 64), 0.5
+        if 'nodeg' in name:  # at 64x64 any of the degradations segfaults libtorch in backward (not understood)
+            c.augment.blur_prob = c.augment.jpeg_prob = c.augment.lowres_prob = 0.0
     elif name.startswith('cold_'):
         mode, noise = name.split('_')[1:]
         scratch(c, 'fer_resnet', dict(base.model.kwargs))
