@@ -8,9 +8,13 @@ tcce_dev photos); the last epoch is reported. Groups (a run's name starts with i
          ef12_* the same with 12 epochs (3 from scratch leaves it far from converged)
   arm_*  fer_resnet warm-started from the shipped ONNX with and without the ARM head (de-albino pooling +
          sharing affinity), at 48x48 so the last map is 3x3 (at 40x40 it is 2x2: no centre to trust)
-  mx_*   mini-Xception from scratch on the FER+ votes at the seed's 64x64, mean 0.5, sd 0.5
+  mx_*   mini-Xception from scratch on the FER+ votes, mean 0.5, sd 0.5: mx_distribution at the seed's 64x64
+         (segfaults in libtorch's backward with the degradations on), mx_nodeg_distribution the same without
+         them, mx48_distribution at 48x48, mx48_distribution_e12 that with 12 epochs
   cold_* fer_resnet from scratch, CE vs SCN at 0 / 30 % synthetic noise on the majority label
 Runs go to ~/.cache/fer_ros/runs/ablation_methods/<name>; run names on the command line, or --summary.
+The runs in EVALUATION.md: ef_ce ef_ld ef_distribution ef12_ce ef12_ld ef12_distribution arm_none arm_head
+mx48_distribution mx48_distribution_e12 mx_nodeg_distribution cold_ce_0 cold_scn_0 cold_ce_30 cold_scn_30.
     OMP_NUM_THREADS=1 python scripts/ablation_methods_ferplus.py ef_ce ef_ld     (repository root, env.sh sourced)
 """
 import copy
