@@ -87,11 +87,11 @@ def largest_face(bgr, size: int):
     from fer_ros.core.config import PipelineConfig
     from fer_ros.core.detectors import create_detector
     from fer_ros.core.face_crop import crop_chip, get_policy
+    from fer_ros.core.results import largest_detection
 
-    detections = create_detector(PipelineConfig()).detect(bgr)
-    if not detections:
+    largest = largest_detection(create_detector(PipelineConfig()).detect(bgr))
+    if largest is None:
         return None
-    largest = max(detections, key=lambda det: det.box[2] * det.box[3])
     return crop_chip(bgr, largest, get_policy("square"), (size, size))
 
 

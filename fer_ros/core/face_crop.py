@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_ros.core.results import Detection
+from fer_ros.core.results import Detection, largest_detection
 
 # dlib's mean face shape (points 17..67 of the 68-point model, unit square), reduced to the 5 points
 # MTCNN / YuNet give: image-left eye centre, image-right eye centre, nose tip, mouth left, mouth right.
@@ -155,7 +155,5 @@ def crop_chips(image: np.ndarray, detections: list[Detection], policy: CropPolic
 def largest_face_chip(image: np.ndarray, detections: list[Detection], policy: CropPolicy,
                       size: tuple[int, int]) -> np.ndarray | None:
     """The chip of the largest detection (by box area), None without one: how photos are evaluated."""
-    if not detections:
-        return None
-    face = max(detections, key=lambda d: d.box[2] * d.box[3])
-    return crop_chip(image, face, policy, size)
+    face = largest_detection(detections)
+    return None if face is None else crop_chip(image, face, policy, size)

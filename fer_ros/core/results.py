@@ -107,3 +107,8 @@ def face_emotion_fields(face: Face) -> dict:
                             else np.zeros(0, np.float32)),
         "temporal_frames": int(face.temporal_frames),
     }
+
+
+def largest_detection(detections: list[Detection]) -> Detection | None:
+    """The detection with the largest box area (the face a photo is about), None without one."""
+    return max(detections, key=lambda d: d.box[2] * d.box[3]) if detections else None

@@ -26,6 +26,7 @@ from fer_ros.core.config import PHOTO_DETECTION
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.image_input import image_files
+from fer_ros.core.results import largest_detection
 from fer_ros.training.config import DataConfig
 from fer_ros.training.data import ImageSet
 
@@ -54,9 +55,9 @@ def measure_box_stats(paths: list[Path], upscale: int = 4, canvas: int = 400, de
         frame = np.full((max(canvas, side), max(canvas, side), 3), 128, np.uint8)
         o = (frame.shape[0] - side) // 2
         frame[o:o + side, o:o + side] = big
-        found = det.detect(frame)
-        if found:
-            x, y, w, h = max(found, key=lambda d: d.box[2] * d.box[3]).box
+        found = largest_detection(det.detect(frame))
+        if found is not None:
+            x, y, w, h = found.box
             boxes.append(((x - o + w / 2) / side, (y - o + h / 2) / side, max(w, h) / side))
     if len(boxes) < 2:
         raise ValueError(f"the detector found a face in {len(boxes)} of {len(paths)} images: too few to measure")

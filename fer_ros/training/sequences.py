@@ -28,7 +28,7 @@ import numpy as np
 from fer_ros.core.config import PipelineConfig
 from fer_ros.core.face_crop import warp_chip
 from fer_ros.core.part_crops import CropSizes, face_and_parts, similarity_jitter
-from fer_ros.core.results import Detection
+from fer_ros.core.results import Detection, largest_detection
 from fer_ros.core.sequence_folder import Sequence, list_sequences
 
 log = logging.getLogger("fer_ros.training")
@@ -60,8 +60,7 @@ def cached_detections(sequences: list[Sequence], detector: str = "mtcnn",
             image = cv2.imread(frame, cv2.IMREAD_COLOR)
             if image is None:
                 raise ValueError(f"cannot decode image: {frame}")
-            faces = det.detect(image)
-            best = max(faces, key=lambda d: d.box[2] * d.box[3]) if faces else None
+            best = largest_detection(det.detect(image))
             raw[frame] = None if best is None else {
                 "box": [float(v) for v in best.box], "score": float(best.score),
                 "landmarks": None if best.landmarks is None else np.asarray(best.landmarks, float).tolist()}
