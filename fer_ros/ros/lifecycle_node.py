@@ -93,7 +93,7 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
         result = super()._on_set_parameters(params)
         if self._pipeline is None:  # configure loads from the accepted values
             with self._pending_lock:
-                self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
+                self._drop_pending()
         return result
 
     # --- helpers ---
@@ -114,7 +114,7 @@ class LifecyclePerceptionNode(LifecycleNodeMixin, PerceptionNode):
             self._outputs_open = False
         with self._pending_lock:
             self._pipeline = self._tracker = self._temporal = None
-            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
+            self._drop_pending()
         gc.collect()
 
     def finished(self) -> bool:

@@ -126,7 +126,7 @@ class PerceptionNode(Node):
         to_bgr = ImageConverter(self._values["image_converter"])  # cv_bridge importable if asked for
         with self._pending_lock:
             self._pipeline, self._tracker, self._temporal, self._to_bgr = pipeline, tracker, temporal, to_bgr
-            self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
+            self._drop_pending()
 
     def open_outputs(self) -> None:
         """The publishers and the once-a-second health report."""
@@ -216,6 +216,10 @@ class PerceptionNode(Node):
         diag.status[0].values.append(
             messages.KeyValue(key="debug_images_published", value=str(self.debug_images_published)))
         self._diag_pub.publish(diag)
+
+    def _drop_pending(self) -> None:
+        """Forget accepted changes not yet applied by the worker (call with ``_pending_lock`` held)."""
+        self._pending_pipeline = self._pending_tracker = self._pending_temporal = None
 
     # --- worker thread ---
     def _apply_pending(self) -> None:
