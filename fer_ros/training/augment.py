@@ -108,4 +108,7 @@ def degrade(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
     images = (x.permute(0, 2, 3, 1).mul(255.0).round_().clamp_(0, 255)).to(torch.uint8).numpy()
     out = np.stack([_degrade_one(np.ascontiguousarray(im.squeeze(-1) if im.shape[-1] == 1 else im), cfg, rng)
                     for im in images])
-    return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0).to(x.device)
+    # a copy in plain NCHW order: the strides of a permuted view make a 1-channel batch look channels-last to
+    # libtorch, whose channels-last depthwise-convolution backward crashes (segfault; mini-Xception at 64x64)
+    out = torch.from_numpy(out).permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
+    return out.float().div_(255.0).to(x.device)

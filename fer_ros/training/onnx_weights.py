@@ -2,7 +2,7 @@
 
 ``fer-ros-export`` folds every BatchNorm into the convolution before it, so the ONNX file holds one
 weight and one bias per convolution and the classifier's ``Gemm``. :func:`load_onnx_weights` walks the
-graph's ``Conv`` nodes and the module's ``Conv2d`` layers in the same order (shapes must agree), puts
+graph's ``Conv`` nodes and the module's ``Conv2d`` layers in the order they run (shapes must agree), puts
 the folded weight into the convolution and the folded bias into its BatchNorm (identity statistics), so
 the module computes exactly what the file computes. :func:`recalibrate_batchnorm` then moves the
 BatchNorm statistics to the ones a data batch produces while keeping the function unchanged, so that
@@ -17,15 +17,32 @@ import torch
 from torch import nn
 
 
-def _conv_bn_pairs(model: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
-    """Every Conv2d in registration order with the BatchNorm2d registered right after it (if any)."""
+def _conv_bn_pairs(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
+    """Every Conv2d in the order a forward pass runs them (the order of an exported graph's nodes), each
+    with the BatchNorm2d registered right after it (if any)."""
     modules = list(model.modules())
-    pairs = []
-    for i, m in enumerate(modules):
-        if isinstance(m, nn.Conv2d):
-            nxt = modules[i + 1] if i + 1 < len(modules) else None
-            pairs.append((m, nxt if isinstance(nxt, nn.BatchNorm2d) else None))
-    return pairs
+    following = {id(m): modules[i + 1] if i + 1 < len(modules) else None for i, m in enumerate(modules)}
+    ran: list[nn.Conv2d] = []
+    handles = [m.register_forward_hook(lambda mod, _i, _o: ran.append(mod))
+               for m in modules if isinstance(m, nn.Conv2d)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    order = list(dict.fromkeys(ran))  # a module run twice counts once, where it first ran
+    order += [m for m in modules if isinstance(m, nn.Conv2d) and m not in order]
+    return [(m, following[id(m)] if isinstance(following[id(m)], nn.BatchNorm2d) else None) for m in order]
+
+
+def _input_shape(proto) -> tuple[int, ...]:
+    """The graph input's shape with a batch of 2 (BatchNorm-free eval run, any batch works)."""
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    return (2,) + tuple(int(d.dim_value) for d in dims[1:])
 
 
 def load_onnx_weights(model: nn.Module, path: str | Path) -> int:
@@ -37,7 +54,7 @@ def load_onnx_weights(model: nn.Module, path: str | Path) -> int:
     inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in proto.graph.initializer}
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
     gemms = [n for n in proto.graph.node if n.op_type in ("Gemm", "MatMul")]
-    pairs = _conv_bn_pairs(model)
+    pairs = _conv_bn_pairs(model, _input_shape(proto))
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if len(convs) != len(pairs) or len(gemms) != len(linears):
         raise ValueError(f"{path}: {len(convs)} Conv / {len(gemms)} Gemm nodes, but the model has {len(pairs)} "

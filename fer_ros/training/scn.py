@@ -21,6 +21,10 @@ class SelfCureNetwork(nn.Module):
 
     def __init__(self, backbone: nn.Module, dropout: float = 0.0) -> None:
         super().__init__()
+        if not isinstance(getattr(backbone, "classifier", None), nn.Linear):
+            raise ValueError(f"SCN needs a backbone whose classifier is a linear layer on pooled features; "
+                             f"{type(backbone).__name__} has {type(getattr(backbone, 'classifier', None)).__name__} "
+                             f"(mini_xception: use head 'linear')")
         self.backbone = backbone
         self.attention = nn.Sequential(nn.Dropout(dropout), nn.Linear(backbone.num_features, 1), nn.Sigmoid())
 

@@ -24,7 +24,9 @@ from fer_ros.training.data import ImageSet, concat_sets  # noqa: E402
 from fer_ros.training.ensemble import Member, build_ensemble  # noqa: E402
 from fer_ros.training.models import build_model  # noqa: E402
 from fer_ros.training.onnx_weights import load_onnx_weights, recalibrate_batchnorm  # noqa: E402
+from fer_ros.training.export import export_checkpoint  # noqa: E402
 from fer_ros.training.product_crops import measure_box_stats, photo_chips  # noqa: E402
+from fer_ros.training.scn import SelfCureNetwork  # noqa: E402
 from fer_ros.training.trainer import train  # noqa: E402
 
 SHIPPED_RESNET = "emotion_fer_resnet_fer2013.onnx"
@@ -55,6 +57,45 @@ def test_onnx_weights_refuse_another_architecture():
         load_onnx_weights(small, find_model_file(SHIPPED_RESNET))
     with pytest.raises(ValueError, match="not the same architecture"):
         load_onnx_weights(build_model("mini_xception", 7, 1), find_model_file(SHIPPED_RESNET))
+
+
+SEED = "emotion_mini_xception_fer2013.onnx"
+
+
+def test_onnx_weights_reproduce_the_converted_seed():
+    """The paper's mini-Xception (3x3 class convolution, Keras "same" pooling) is the converted seed's function."""
+    path = find_model_file(SEED)
+    model = build_model("mini_xception", 7, 1, head="conv")
+    assert load_onnx_weights(model, path) == 46
+    model.eval()
+    x = torch.randn(6, 1, 64, 64)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(torch.softmax(model(x), 1).numpy() - expected).max() < 1e-5
+    with pytest.raises(ValueError, match="not the same architecture"):  # pooled features + linear layer
+        load_onnx_weights(build_model("mini_xception", 7, 1), path)
+    with pytest.raises(ValueError, match="linear layer"):
+        SelfCureNetwork(model)
+
+
+def test_seed_fine_tunes_with_degradations_and_exports(tmp_path, tiny_dataset):
+    """Fine-tuning the seed at 64x64 with blur/JPEG/low resolution (this used to crash libtorch) and export."""
+    config = tiny_config(tmp_path / "run", tiny_dataset, init_from=str(find_model_file(SEED)),
+                         model={"name": "mini_xception", "kwargs": {"head": "conv"}},
+                         data={"input_size": 64, "mean": 0.5, "std": 0.5},
+                         augment={"blur_prob": 0.5, "jpeg_prob": 0.5, "lowres_prob": 0.5})
+    metrics = train(config)
+    assert np.isfinite(metrics["history"][0]["train_loss"])
+    result = export_checkpoint(tmp_path / "run" / "last.pt", tmp_path / "mx.onnx")
+    assert result.max_abs_diff < 1e-4 and result.metadata["input_size"] == "64,64"
+    assert EmotionClassifier.from_model(str(result.path)).predict([np.zeros((64, 64, 3), np.uint8)]).shape == (1, 7)
+
+
+def test_degraded_batch_has_plain_nchw_strides():
+    x = torch.rand(8, 1, 64, 64)
+    out = aug.degrade(x, AugmentConfig(blur_prob=1.0, jpeg_prob=1.0))
+    assert out.shape == x.shape and out.stride() == torch.empty(out.shape).stride()
 
 
 def test_box_jitter_crops_around_the_measured_box():
