@@ -18,8 +18,10 @@ from torch import nn
 
 
 def _conv_bn_pairs(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
-    """Every Conv2d in the order a forward pass runs them (the order of an exported graph's nodes), each
-    with the BatchNorm2d registered right after it (if any)."""
+    """Every Conv2d in the order a forward pass runs them, with the BatchNorm2d registered after it (if any).
+
+    Run order is the order of an exported graph's nodes (registration order need not be).
+    """
     modules = list(model.modules())
     following = {id(m): modules[i + 1] if i + 1 < len(modules) else None for i, m in enumerate(modules)}
     ran: list[nn.Conv2d] = []
