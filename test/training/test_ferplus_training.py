@@ -22,9 +22,9 @@ from fer_ros.training import augment as aug  # noqa: E402
 from fer_ros.training.config import AugmentConfig, DataConfig  # noqa: E402
 from fer_ros.training.data import ImageSet, concat_sets  # noqa: E402
 from fer_ros.training.ensemble import Member, build_ensemble  # noqa: E402
+from fer_ros.training.export import export_checkpoint  # noqa: E402
 from fer_ros.training.models import build_model  # noqa: E402
 from fer_ros.training.onnx_weights import load_onnx_weights, recalibrate_batchnorm  # noqa: E402
-from fer_ros.training.export import export_checkpoint  # noqa: E402
 from fer_ros.training.product_crops import measure_box_stats, photo_chips  # noqa: E402
 from fer_ros.training.scn import SelfCureNetwork  # noqa: E402
 from fer_ros.training.trainer import train  # noqa: E402
