@@ -1,13 +1,16 @@
 """A weighted ensemble of exported emotion models as ONE ONNX graph the core loads like any model.
 
-    python -m fer_ros.training.ensemble A.onnx:0.6 B.onnx:0.4 -o models/ensemble.onnx [--pooling log] [--temperature T]
+    python -m fer_ros.training.ensemble A.onnx:0.6 B.onnx:0.4 -o models/ensemble.onnx [--pooling log] [--flip]
+        [--temperature T]
 
 The ensemble takes the first member's input (size, colour, normalisation); every other member gets
 the same chip re-normalised to its own ``normalisation_mean``/``std`` and resized (ONNX ``Resize``,
 bilinear, half-pixel centres, as ``cv2.resize`` with ``INTER_LINEAR``) to its own input size inside
 the graph. The output pools the members' probabilities: ``mean`` (weighted arithmetic mean) or ``log``
 (weighted geometric mean, renormalised: softmax of the weighted sum of log-probabilities, a product of
-experts that lets a confident member veto). Members must output
+experts that lets a confident member veto). ``--flip`` adds test-time flip inside the graph: the members
+run on the chip and its mirror image as one batch of 2N, and the two pooled outputs are averaged (twice
+the compute). Members must output
 probabilities over the same labels in the same colour. Metadata: the first member's preprocessing keys,
 ``face_crop``, ``temperature`` and a JSON ``provenance`` listing each member's file, sha256, weight and
 own provenance. onnx only (no torch).
@@ -42,7 +45,7 @@ POOLINGS = ("mean", "log")
 
 
 def build_ensemble(members: list[Member], output: str | Path, temperature: float = 1.0, face_crop: str = "",
-                   note: str = "", opset: int = 17, pooling: str = "mean") -> Path:
+                   note: str = "", opset: int = 17, pooling: str = "mean", flip: bool = False) -> Path:
     """Write the ensemble graph; returns its path. Weights are normalised to sum 1."""
     import onnx
     from onnx import TensorProto, compose, helper, numpy_helper, version_converter
@@ -74,12 +77,22 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     mean0 = np.array(_numbers(first.get("normalisation_mean", "127.5")), np.float32)
     std0 = np.array(_numbers(first.get("normalisation_std", "127.5")), np.float32)
     channels = 1 if first["colour"] == "gray" else 3
+    n_labels = len(first["labels"].split(","))
     nodes, inits, outputs = [], [], []
+    source = "input"
+    if flip:  # one batch of 2N: the chips, then their mirror images (width reversed)
+        inits += [numpy_helper.from_array(np.array(v, np.int64), name) for v, name in
+                  (([-1], "flip_starts"), ([np.iinfo(np.int64).min], "flip_ends"), ([3], "flip_axes"),
+                   ([-1], "flip_steps"), ([2, -1, n_labels], "flip_pairs"))]
+        nodes += [helper.make_node("Slice", ["input", "flip_starts", "flip_ends", "flip_axes", "flip_steps"],
+                                   ["input_mirrored"]),
+                  helper.make_node("Concat", ["input", "input_mirrored"], ["input_with_mirror"], axis=0)]
+        source = "input_with_mirror"
     for i, (proto, meta, member) in enumerate(zip(protos, metas, members)):
         prefix = f"m{i}_"
         proto = compose.add_prefix(proto, prefix)
         graph = proto.graph
-        x = "input"
+        x = source
         mean = np.array(_numbers(meta.get("normalisation_mean", "127.5")), np.float32)
         std = np.array(_numbers(meta.get("normalisation_std", "127.5")), np.float32)
         scale, shift = std0 / std, (mean0 - mean) / std  # (x * std0 + mean0 - mean) / std
@@ -110,12 +123,15 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
             scores = f"{prefix}log"
         nodes.append(helper.make_node("Mul", [scores, f"{prefix}weight"], [f"{prefix}weighted"]))
         outputs.append(f"{prefix}weighted")
+    pooled = "pooled_views" if flip else "probabilities"
     if pooling == "log":
         nodes += [helper.make_node("Sum", outputs, ["pooled_log"]),
-                  helper.make_node("Softmax", ["pooled_log"], ["probabilities"], axis=1)]
+                  helper.make_node("Softmax", ["pooled_log"], [pooled], axis=1)]
     else:
-        nodes.append(helper.make_node("Sum", outputs, ["probabilities"]))
-    n_labels = len(first["labels"].split(","))
+        nodes.append(helper.make_node("Sum", outputs, [pooled]))
+    if flip:  # (2N, C) -> (2, N, C) -> the mean of the two views
+        nodes += [helper.make_node("Reshape", [pooled, "flip_pairs"], ["pooled_pairs"]),
+                  helper.make_node("ReduceMean", ["pooled_pairs"], ["probabilities"], axes=[0], keepdims=0)]
     graph = helper.make_graph(
         nodes, "fer_ros_ensemble",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT,
@@ -124,7 +140,7 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="fer_ros.training.ensemble")
     model.ir_version = protos[0].ir_version
-    provenance = {"pooling": pooling, "ensemble": [
+    provenance = {"pooling": pooling, "flip_tta_in_graph": flip, "ensemble": [
         {"file": m.path.name, "sha256": sha256_of(m.path), "weight": m.weight / total,
          "provenance": json.loads(meta["provenance"]) if "provenance" in meta else None}
         for m, meta in zip(members, metas)]}
@@ -151,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--face-crop", default="", help="crop policy (default: the first member's)")
     parser.add_argument("--note", default="")
     parser.add_argument("--pooling", default="mean", choices=POOLINGS)
+    parser.add_argument("--flip", action="store_true", help="test-time flip inside the graph (twice the compute)")
     args = parser.parse_args(argv)
     members = []
     for text in args.members:
@@ -158,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         if not path:
             parser.error(f"member {text!r}: expected FILE.onnx:WEIGHT")
         members.append(Member(Path(path), float(weight)))
-    out = build_ensemble(members, args.output, args.temperature, args.face_crop, args.note, pooling=args.pooling)
+    out = build_ensemble(members, args.output, args.temperature, args.face_crop, args.note, pooling=args.pooling,
+                         flip=args.flip)
     print(f"wrote {out} sha256 {sha256_of(out)}")
     return 0
 

@@ -247,10 +247,20 @@ def test_ensemble_graph_averages_its_members(tmp_path):
         build_ensemble([Member(resnet, 1.0)], tmp_path / "one.onnx")
     geo = EmotionClassifier.from_model(str(build_ensemble([Member(resnet, 0.6), Member(seed, 0.4)],
                                                           tmp_path / "geo.onnx", pooling="log")))
-    z = 0.6 * np.log(r) + 0.4 * np.log(s)
-    expected = np.exp(z - z.max(1, keepdims=True))
-    expected /= expected.sum(1, keepdims=True)
+    def geometric(r, s):
+        z = 0.6 * np.log(r) + 0.4 * np.log(s)
+        p = np.exp(z - z.max(1, keepdims=True))
+        return p / p.sum(1, keepdims=True)
+
+    expected = geometric(r, s)
     assert np.abs(geo.predict(chips) - expected).max() < 0.03
+    flipped = EmotionClassifier.from_model(str(build_ensemble([Member(resnet, 0.6), Member(seed, 0.4)],
+                                                              tmp_path / "flip.onnx", pooling="log", flip=True)))
+    mirrors = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
+    with_flip, plain = flipped.predict(chips), geo.predict(chips)
+    assert np.abs(with_flip - 0.5 * (plain + geo.predict(mirrors))).max() < 1e-5  # the mean of the two views
+    assert np.abs(with_flip - plain).max() > 1e-3  # the mirror view changed the answer
+    assert np.abs(flipped.predict(mirrors) - with_flip).max() < 1e-5  # and made it mirror-invariant
 
 
 def test_scn_warm_start_from_onnx_on_noisy_ferplus_majority(tmp_path, tiny_dataset):
