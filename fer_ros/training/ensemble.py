@@ -10,7 +10,10 @@ the graph. The output pools the members' probabilities: ``mean`` (weighted arith
 (weighted geometric mean, renormalised: softmax of the weighted sum of log-probabilities, a product of
 experts that lets a confident member veto). ``--flip`` adds test-time flip inside the graph: the members
 run on the chip and its mirror image as one batch of 2N, and the two pooled outputs are averaged (twice
-the compute). Members must output
+the compute). ``--prior-correction TAU --prior COUNTS`` divides the output by the training label prior
+to the power TAU and renormalises (post-hoc logit adjustment, Menon et al. ICLR 2021: the members learnt
+FER-2013's skewed class frequencies, while a camera's posed or balanced faces are not skewed that way;
+TAU 0 = none, 1 = a uniform prior). Members must output
 probabilities over the same labels in the same colour. Metadata: the first member's preprocessing keys,
 ``face_crop``, ``temperature`` and a JSON ``provenance`` listing each member's file, sha256, weight and
 own provenance. onnx only (no torch).
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_ros.core.image_input import IMAGE_SUFFIXES
 from fer_ros.core.model_registry import metadata_numbers as _numbers
 from fer_ros.core.model_registry import sha256_of
 
@@ -45,7 +49,8 @@ POOLINGS = ("mean", "log")
 
 
 def build_ensemble(members: list[Member], output: str | Path, temperature: float = 1.0, face_crop: str = "",
-                   note: str = "", opset: int = 17, pooling: str = "mean", flip: bool = False) -> Path:
+                   note: str = "", opset: int = 17, pooling: str = "mean", flip: bool = False,
+                   prior: tuple[float, ...] = (), prior_correction: float = 0.0) -> Path:
     """Write the ensemble graph; returns its path. Weights are normalised to sum 1."""
     import onnx
     from onnx import TensorProto, compose, helper, numpy_helper, version_converter
@@ -58,6 +63,8 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
         raise ValueError("member weights must be > 0")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    if prior_correction and (len(prior) == 0 or min(prior) <= 0):
+        raise ValueError("prior_correction needs the training label prior: one count > 0 per label")
     total = sum(m.weight for m in members)
     protos = []
     for m in members:
@@ -123,15 +130,29 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
             scores = f"{prefix}log"
         nodes.append(helper.make_node("Mul", [scores, f"{prefix}weight"], [f"{prefix}weighted"]))
         outputs.append(f"{prefix}weighted")
+    if prior_correction and len(prior) != n_labels:
+        raise ValueError(f"prior has {len(prior)} counts for {n_labels} labels")
     pooled = "pooled_views" if flip else "probabilities"
+    if prior_correction:
+        pooled = f"uncorrected_{pooled}"
     if pooling == "log":
         nodes += [helper.make_node("Sum", outputs, ["pooled_log"]),
                   helper.make_node("Softmax", ["pooled_log"], [pooled], axis=1)]
     else:
         nodes.append(helper.make_node("Sum", outputs, [pooled]))
     if flip:  # (2N, C) -> (2, N, C) -> the mean of the two views
+        averaged = "uncorrected_probabilities" if prior_correction else "probabilities"
         nodes += [helper.make_node("Reshape", [pooled, "flip_pairs"], ["pooled_pairs"]),
-                  helper.make_node("ReduceMean", ["pooled_pairs"], ["probabilities"], axes=[0], keepdims=0)]
+                  helper.make_node("ReduceMean", ["pooled_pairs"], [averaged], axes=[0], keepdims=0)]
+    if prior_correction:  # softmax(log p - tau log prior)
+        log_prior = np.log(np.asarray(prior, np.float64) / np.sum(prior))
+        inits += [numpy_helper.from_array((-prior_correction * log_prior).astype(np.float32).reshape(1, -1),
+                                          "prior_offset"),
+                  numpy_helper.from_array(np.array(1e-12, np.float32), "prior_eps")]
+        nodes += [helper.make_node("Max", ["uncorrected_probabilities", "prior_eps"], ["uncorrected_clipped"]),
+                  helper.make_node("Log", ["uncorrected_clipped"], ["uncorrected_log"]),
+                  helper.make_node("Add", ["uncorrected_log", "prior_offset"], ["corrected_log"]),
+                  helper.make_node("Softmax", ["corrected_log"], ["probabilities"], axis=1)]
     graph = helper.make_graph(
         nodes, "fer_ros_ensemble",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT,
@@ -140,7 +161,8 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="fer_ros.training.ensemble")
     model.ir_version = protos[0].ir_version
-    provenance = {"pooling": pooling, "flip_tta_in_graph": flip, "ensemble": [
+    provenance = {"pooling": pooling, "flip_tta_in_graph": flip, "prior_correction": prior_correction,
+                  "prior": list(prior) if prior_correction else [], "ensemble": [
         {"file": m.path.name, "sha256": sha256_of(m.path), "weight": m.weight / total,
          "provenance": json.loads(meta["provenance"]) if "provenance" in meta else None}
         for m, meta in zip(members, metas)]}
@@ -159,6 +181,21 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     return output
 
 
+def onnx_load(path: Path):
+    import onnx
+
+    return onnx.load(str(path))
+
+
+def folder_counts(root: Path, labels: list[str]) -> tuple[float, ...]:
+    """Images per label in a ``<label>/<image>`` dataset: the label prior a model trained on it learnt."""
+    counts = tuple(float(sum(1 for p in (root / label).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+                   if (root / label).is_dir() else 0.0 for label in labels)
+    if min(counts) <= 0:
+        raise ValueError(f"{root}: no images for some labels ({dict(zip(labels, counts))})")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("members", nargs="+", help="FILE.onnx:WEIGHT (the first member defines the input)")
@@ -168,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="")
     parser.add_argument("--pooling", default="mean", choices=POOLINGS)
     parser.add_argument("--flip", action="store_true", help="test-time flip inside the graph (twice the compute)")
+    parser.add_argument("--prior-correction", type=float, default=0.0, metavar="TAU",
+                        help="divide the output by prior**TAU (0 = off, 1 = a uniform prior)")
+    parser.add_argument("--prior", default="", help="training label counts, comma-separated in label order")
+    parser.add_argument("--prior-from", default="", metavar="DIR",
+                        help="count the training label prior from a class-folder dataset (e.g. fer2013/train)")
     args = parser.parse_args(argv)
     members = []
     for text in args.members:
@@ -175,8 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         if not path:
             parser.error(f"member {text!r}: expected FILE.onnx:WEIGHT")
         members.append(Member(Path(path), float(weight)))
+    prior = tuple(float(c) for c in args.prior.split(",") if c)
+    if args.prior_from:
+        prior = folder_counts(Path(args.prior_from), _metadata(onnx_load(members[0].path))["labels"].split(","))
     out = build_ensemble(members, args.output, args.temperature, args.face_crop, args.note, pooling=args.pooling,
-                         flip=args.flip)
+                         flip=args.flip, prior=prior, prior_correction=args.prior_correction)
     print(f"wrote {out} sha256 {sha256_of(out)}")
     return 0
 

@@ -261,6 +261,30 @@ def test_ensemble_graph_averages_its_members(tmp_path):
     assert np.abs(with_flip - 0.5 * (plain + geo.predict(mirrors))).max() < 1e-5  # the mean of the two views
     assert np.abs(with_flip - plain).max() > 1e-3  # the mirror view changed the answer
     assert np.abs(flipped.predict(mirrors) - with_flip).max() < 1e-5  # and made it mirror-invariant
+    prior = (4.0, 1.0, 4.0, 7.0, 5.0, 3.0, 5.0)
+    corrected = EmotionClassifier.from_model(str(build_ensemble(
+        [Member(resnet, 0.6), Member(seed, 0.4)], tmp_path / "prior.onnx", pooling="log", prior=prior,
+        prior_correction=0.5)))
+    q = plain / np.sqrt(np.array(prior) / sum(prior))
+    assert np.abs(corrected.predict(chips) - q / q.sum(1, keepdims=True)).max() < 1e-5
+    meta = json.loads(ort.InferenceSession(str(tmp_path / "prior.onnx"), providers=["CPUExecutionProvider"])
+                      .get_modelmeta().custom_metadata_map["provenance"])
+    assert meta["prior_correction"] == 0.5 and meta["prior"] == list(prior)
+    with pytest.raises(ValueError, match="prior"):
+        build_ensemble([Member(resnet, 0.6), Member(seed, 0.4)], tmp_path / "bad.onnx", prior_correction=1.0)
+
+
+def test_ensemble_cli_counts_the_prior_from_a_class_folder(tmp_path, tiny_dataset):
+    from fer_ros.training.ensemble import main
+
+    out = tmp_path / "cli.onnx"
+    members = [f"{find_model_file(SHIPPED_RESNET)}:0.5", f"{find_model_file(SEED)}:0.5"]
+    assert main([*members, "-o", str(out), "--pooling", "log", "--flip", "--prior-correction", "1",
+                 "--prior-from", str(tiny_dataset[0])]) == 0
+    provenance = json.loads(ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+                            .get_modelmeta().custom_metadata_map["provenance"])
+    counts = [len(list((tiny_dataset[0] / label).iterdir())) for label in EMOTION_LABELS]
+    assert provenance["prior"] == counts and provenance["flip_tta_in_graph"] and provenance["pooling"] == "log"
 
 
 def test_scn_warm_start_from_onnx_on_noisy_ferplus_majority(tmp_path, tiny_dataset):
