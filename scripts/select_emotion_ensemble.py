@@ -1,20 +1,24 @@
 """Choose the default emotion model on the three dev sets of issue 11: single models and two-member ensembles.
 
     python scripts/select_emotion_ensemble.py --seed models/emotion_mini_xception_fer2013.onnx \
-        --candidate A.onnx --candidate B.onnx ... [--weights 0.3,0.4,0.5,0.6,0.7] [--out sweep.json]
+        --candidate A.onnx --candidate B.onnx ... [--weights 0.3,0.4,0.5,0.6,0.7] [--prior-corrections 0,0.5,1]
+        [--out sweep.json]
 
 The dev sets are ``fer2013/val`` (original labels), ``ferplus/val`` (FER+ majority protocol) and
 ``tcce_dev`` end to end (the product's default detector, the largest face, the square crop; no face =
 wrong), exactly as ``fer-ros-eval`` scores them. Every model's probabilities are computed once per view
 (the chip at the graph's input size, which is the first member's, and its mirror image) and cached under
 ``~/.cache/fer_ros/selection``; an ensemble's scores are then pooled as ``fer_ros.training.ensemble`` does
-(weighted arithmetic or geometric mean; with ``flip`` the two views' pooled outputs are averaged). The
+(weighted arithmetic or geometric mean; with ``flip`` the two views' pooled outputs are averaged; with
+prior correction TAU the output is divided by the FER-2013 training prior to the power TAU). The
 members see the first member's chip resized with ``cv2.resize`` where the graph uses ONNX ``Resize``, so
 a chosen ensemble is re-measured with ``fer-ros-eval`` on the built file before it is shipped.
 
-The rule: beat the seed on all three sets, then the highest mean of the three. Candidates within one
-tcce_dev photo of each other are not told apart by these sets; the table shows each one's margin over the
-seed in photos so a reader can see how thin a choice is. Nothing but these three sets is read.
+The rule: beat the seed on all three sets, then the highest mean of the three. "Beat" means by at least
+``--min-z`` paired standard errors on every set (McNemar: the standard error of the accuracy difference
+from the images one model gets right and the other wrong), so a margin of a few photos that the held-back
+sets would not reproduce does not count. The table shows each one's margin over the seed on tcce_dev in
+photos and in standard errors. Nothing but these three sets is read.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.labels import EMOTION_LABELS
 from fer_ros.core.model_registry import sha256_of
+from fer_ros.training.ensemble import folder_counts
 
 CACHE = Path.home() / ".cache" / "fer_ros" / "selection"
 SETS = {"fer2013_val": "fer2013/val", "ferplus_val": "ferplus/val", "tcce_dev_photos": "tcce_dev"}
@@ -50,8 +55,10 @@ class Candidate:
     weights: list[float]
     pooling: str
     flip: bool
+    prior_correction: float
     accuracy: dict[str, float]
     mean: float
+    z_over_seed: dict[str, float]
     beats_seed: bool
     tcce_margin_photos: int
 
@@ -110,6 +117,13 @@ def probabilities(dev: DevSets, model: str, size: int, mirrored: bool) -> dict[s
     return result
 
 
+def prior_corrected(p: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
+    if not tau:
+        return p
+    q = p / (prior / prior.sum()) ** tau
+    return q / q.sum(axis=1, keepdims=True)
+
+
 def pool(parts: list[np.ndarray], weights: list[float], pooling: str) -> np.ndarray:
     w = np.array(weights) / sum(weights)
     if pooling == "mean":
@@ -119,9 +133,15 @@ def pool(parts: list[np.ndarray], weights: list[float], pooling: str) -> np.ndar
     return z / z.sum(axis=1, keepdims=True)
 
 
-def accuracy(p: np.ndarray, labels: np.ndarray) -> float:
-    found = ~np.isnan(p[:, 0])
-    return float(((np.nan_to_num(p).argmax(1) == labels) & found).sum() / len(labels))
+def correct(p: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return (np.nan_to_num(p).argmax(1) == labels) & ~np.isnan(p[:, 0])
+
+
+def paired_z(right: np.ndarray, seed_right: np.ndarray) -> float:
+    """Accuracy difference over its paired (McNemar) standard error."""
+    n, b, c = len(right), int((right & ~seed_right).sum()), int((~right & seed_right).sum())
+    se = np.sqrt(max(b + c - (b - c) ** 2 / n, 1e-9)) / n
+    return float((b - c) / n / se)
 
 
 def input_size(model: str) -> int:
@@ -140,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidate", action="append", default=[], help="an exported emotion model (repeat)")
     parser.add_argument("--data", default="../shared/data", help="folder holding fer2013, ferplus, tcce_dev")
     parser.add_argument("--weights", default="0.3,0.4,0.5,0.6,0.7", help="first member's ensemble weights")
+    parser.add_argument("--prior-corrections", default="0,0.5,1", help="TAU values (0 = no correction)")
     parser.add_argument("--max-params", type=int, default=1_300_000, help="the issue's size limit")
+    parser.add_argument("--min-z", type=float, default=1.0, help="margin over the seed, in paired standard errors")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--out", help="write every candidate's numbers here (JSON)")
     args = parser.parse_args(argv)
@@ -148,38 +170,45 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {m: input_size(m) for m in [args.seed, *args.candidate]}
     params = {m: parameter_count(m) for m in sizes}
     seed_p = probabilities(dev, args.seed, sizes[args.seed], False)
-    seed_acc = {k: accuracy(seed_p[k], dev.labels(k)) for k in SETS}
+    seed_right = {k: correct(seed_p[k], dev.labels(k)) for k in SETS}
+    seed_acc = {k: float(v.mean()) for k, v in seed_right.items()}
     photos = len(dev.labels("tcce_dev_photos"))
     rows: list[Candidate] = []
 
-    def score(name: str, members: list[str], weights: list[float], pooling: str, flip: bool) -> None:
+    def score(name: str, members: list[str], weights: list[float], pooling: str, flip: bool, tau: float) -> None:
         size = sizes[members[0]]
         views = [[probabilities(dev, m, size, mirrored) for m in members]
                  for mirrored in ((False, True) if flip else (False,))]
-        acc = {}
+        acc, z = {}, {}
         for k in SETS:
             pooled = [pool([v[k] for v in view], weights, pooling) for view in views]
-            acc[k] = accuracy(sum(pooled) / len(pooled), dev.labels(k))
+            right = correct(prior_corrected(sum(pooled) / len(pooled), prior, tau), dev.labels(k))
+            acc[k], z[k] = float(right.mean()), paired_z(right, seed_right[k])
         margin = round((acc["tcce_dev_photos"] - seed_acc["tcce_dev_photos"]) * photos)
-        rows.append(Candidate(name, [Path(m).name for m in members], weights, pooling, flip, acc,
-                              float(np.mean(list(acc.values()))), all(acc[k] > seed_acc[k] for k in SETS), margin))
+        name += (" +flip" if flip else "") + (f" prior^-{tau}" if tau else "")
+        rows.append(Candidate(name, [Path(m).name for m in members], weights, pooling, flip, tau, acc,
+                              float(np.mean(list(acc.values()))), z, all(z[k] >= args.min_z for k in SETS), margin))
 
+    prior = np.array(folder_counts(Path(args.data) / "fer2013" / "train", list(EMOTION_LABELS)))
+    taus = [float(t) for t in args.prior_corrections.split(",")]
     pool_of = [args.seed, *args.candidate]
-    for model, flip in itertools.product(args.candidate, (False, True)):
-        score(Path(model).stem + (" +flip" if flip else ""), [model], [1.0], "mean", flip)
+    for model, flip, tau in itertools.product(pool_of, (False, True), taus):
+        score(Path(model).stem, [model], [1.0], "mean", flip, tau)
     weights = [float(w) for w in args.weights.split(",")]
     for a, b in itertools.permutations(pool_of, 2):
-        if sizes[a] < sizes[b] or params[a] + params[b] > args.max_params:
-            continue  # the larger input first: the smaller member gets a downscaled chip, not an upscaled one
-        for w, pooling, flip in itertools.product(weights, ("log", "mean"), (False, True)):
-            name = f"{Path(a).stem} x{w} + {Path(b).stem} x{round(1 - w, 2)} {pooling}" + (" +flip" if flip else "")
-            score(name, [a, b], [w, round(1 - w, 2)], pooling, flip)
+        if params[a] + params[b] > args.max_params:
+            continue
+        for w, pooling, flip, tau in itertools.product(weights, ("log", "mean"), (False, True), taus):
+            score(f"{Path(a).stem} x{w} + {Path(b).stem} x{round(1 - w, 2)} {pooling}", [a, b], [w, round(1 - w, 2)],
+                  pooling, flip, tau)
     print("seed", {k: round(v * 100, 2) for k, v in seed_acc.items()})
     ranked = sorted((r for r in rows if r.beats_seed), key=lambda r: -r.mean)
-    print(f"{len(ranked)} of {len(rows)} candidates beat the seed on all three sets; the best:")
+    print(f"{len(ranked)} of {len(rows)} candidates beat the seed by >= {args.min_z} standard errors on all three "
+          "sets; the best:")
     for r in ranked[: args.top]:
         print(f"  {r.mean * 100:.2f}  " + "  ".join(f"{k} {v * 100:.2f}" for k, v in r.accuracy.items())
-              + f"  (+{r.tcce_margin_photos} photos)  {r.name}")
+              + f"  (tcce +{r.tcce_margin_photos} photos, z " + "/".join(f"{v:.1f}" for v in r.z_over_seed.values())
+              + f")  {r.name}")
     if args.out:
         Path(args.out).write_text(json.dumps({"seed": seed_acc, "candidates": [asdict(r) for r in rows]}, indent=1))
     return 0

@@ -57,8 +57,8 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
 
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-    if len(members) < 2:
-        raise ValueError("an ensemble needs at least two members")
+    if len(members) < (1 if flip or prior_correction else 2):
+        raise ValueError("an ensemble needs at least two members (one, with flip or prior correction)")
     if any(m.weight <= 0 for m in members):
         raise ValueError("member weights must be > 0")
     if not temperature > 0:

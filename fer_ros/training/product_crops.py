@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.core.config import PHOTO_DETECTION
+from fer_ros.core.config import DETECTORS, PHOTO_DETECTION
 from fer_ros.core.detectors import create_detector
 from fer_ros.core.face_crop import get_policy, largest_face_chip
 from fer_ros.core.image_input import image_files
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "images (for AugmentConfig.box_*)")
     parser.add_argument("folder", type=Path, help="images (any depth), e.g. ../shared/data/ferplus/train")
     parser.add_argument("--limit", type=int, default=2000, help="every k-th image so that about this many are used")
-    parser.add_argument("--detector", default="haar", choices=("haar", "mtcnn"))
+    parser.add_argument("--detector", default="haar", choices=[d for d in DETECTORS if d != "yunet"])
     args = parser.parse_args(argv)
     paths = image_files(args.folder, recursive=True)
     if not paths:

@@ -272,6 +272,12 @@ def test_ensemble_graph_averages_its_members(tmp_path):
     assert meta["prior_correction"] == 0.5 and meta["prior"] == list(prior)
     with pytest.raises(ValueError, match="prior"):
         build_ensemble([Member(resnet, 0.6), Member(seed, 0.4)], tmp_path / "bad.onnx", prior_correction=1.0)
+    single = EmotionClassifier.from_model(str(build_ensemble([Member(seed, 1.0)], tmp_path / "single.onnx",
+                                                             prior=prior, prior_correction=1.0)))
+    assert single.input_size == (64, 64)  # one member: its own graph with the correction
+    big = [cv2.resize(c, (64, 64), interpolation=cv2.INTER_LINEAR) for c in chips]
+    q = EmotionClassifier.from_model("mini-xception-fer2013").predict(big) / np.array(prior)
+    assert np.abs(single.predict(big) - q / q.sum(1, keepdims=True)).max() < 1e-5
 
 
 def test_ensemble_cli_counts_the_prior_from_a_class_folder(tmp_path, tiny_dataset):
