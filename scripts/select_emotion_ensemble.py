@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default="0.3,0.4,0.5,0.6,0.7", help="first member's ensemble weights")
     parser.add_argument("--prior-corrections", default="0,0.5,1", help="TAU values (0 = no correction)")
     parser.add_argument("--max-params", type=int, default=1_300_000, help="the issue's size limit")
-    parser.add_argument("--min-z", type=float, default=1.0, help="margin over the seed, in paired standard errors")
+    parser.add_argument("--min-z", type=float, default=2.0, help="margin over the seed, in paired standard errors")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--out", help="write every candidate's numbers here (JSON)")
     args = parser.parse_args(argv)
