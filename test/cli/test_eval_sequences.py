@@ -8,6 +8,7 @@ import cv2
 import pytest
 from testsupport import write_face_sequences
 
+from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.cli import eval as fer_eval
 from fer_ros.ros.synthetic_stream import astronaut_bgr
 
@@ -36,7 +37,7 @@ def test_sequences_mode_with_and_without_the_temporal_model_keeps_the_json_keys(
         assert result["n"] == 4 and result["faces_found"] == 4 and result["mode"] == "sequences"
         assert sum(map(sum, result["confusion"])) == 4
         assert result["per_class"]["happy"]["n"] == 2 and result["per_class"]["surprise"]["n"] == 2
-    assert single["model"] == "fer-ensemble-ferplus" and temporal["model"] == "mgln-ckplus"
+    assert single["model"] == DEFAULT_EMOTION_MODEL and temporal["model"] == "mgln-ckplus"
     # the smiling astronaut's last frame is happy for the single-frame model
     assert single["confusion"][3][3] == 2
 
