@@ -8,8 +8,8 @@ import cv2
 import pytest
 from testsupport import write_face_sequences
 
-from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.cli import eval as fer_eval
+from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.ros.synthetic_stream import astronaut_bgr
 
 
