@@ -12,11 +12,12 @@ from fer_ros.core.model_registry import DEFAULT_EMOTION_MODEL
 from fer_ros.core.pipeline import Pipeline
 
 
-@pytest.mark.parametrize("name", ["fer-ensemble-balanced", "fer-ensemble-ferplus", "fer-resnet-fer2013",
-                                  "fer-resnet-fer2013-flip"])
-def test_pipeline_with_trained_model_by_name_finds_the_smiling_astronaut(name):
+@pytest.mark.parametrize("name,size", [("fer-ensemble-balanced", 40), ("fer-ensemble-lite", 64),
+                                       ("fer-ensemble-ferplus", 40), ("fer-resnet-fer2013", 40),
+                                       ("fer-resnet-fer2013-flip", 40)])
+def test_pipeline_with_trained_model_by_name_finds_the_smiling_astronaut(name, size):
     pipe = Pipeline(PipelineConfig(emotion_model=name))
-    assert pipe.emotion.input_size == (40, 40) and tuple(pipe.emotion.labels) == EMOTION_LABELS
+    assert pipe.emotion.input_size == (size, size) and tuple(pipe.emotion.labels) == EMOTION_LABELS
     result = pipe.process(np.ascontiguousarray(skimage.data.astronaut()[:, :, ::-1]))
     assert len(result.faces) == 1
     face = result.faces[0]
