@@ -129,7 +129,7 @@ def pool(parts: list[np.ndarray], weights: list[float], pooling: str) -> np.ndar
     if pooling == "mean":
         return sum(wi * p for wi, p in zip(w, parts))
     z = sum(wi * np.log(np.maximum(p, 1e-12)) for wi, p in zip(w, parts))
-    z = np.exp(z - np.nanmax(z, axis=1, keepdims=True))
+    z = np.exp(z - np.max(z, axis=1, keepdims=True))  # a row is all NaN where no face was found
     return z / z.sum(axis=1, keepdims=True)
 
 
