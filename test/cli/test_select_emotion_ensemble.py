@@ -20,7 +20,8 @@ from fer_ros.core.labels import EMOTION_LABELS  # noqa: E402
 from fer_ros.core.model_registry import find_model_file  # noqa: E402
 from fer_ros.training.ensemble import Member, build_ensemble  # noqa: E402
 
-spec = importlib.util.spec_from_file_location("select_emotion_ensemble", REPO / "scripts" / "select_emotion_ensemble.py")
+SCRIPT = REPO / "scripts" / "select_emotion_ensemble.py"
+spec = importlib.util.spec_from_file_location("select_emotion_ensemble", SCRIPT)
 select = importlib.util.module_from_spec(spec)
 sys.modules["select_emotion_ensemble"] = select
 spec.loader.exec_module(select)
