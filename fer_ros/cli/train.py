@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", help="override run_dir from the config")
     parser.add_argument("--epochs", type=int, help="override epochs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override device (auto: CUDA when present)")
+    parser.add_argument("--num-threads", type=int, help="override the torch CPU threads")
+    parser.add_argument("--train-subset", type=int, help="override data.train_subset (a quick trial run)")
     parser.add_argument("--loso", action="store_true", help="mode mgln: leave-one-subject-out, one run per subject "
                         "under <run_dir>/fold_<subject>, compared with the single-frame default (<run_dir>/loso.json)")
     args = parser.parse_args(argv)
@@ -36,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         config.epochs = args.epochs
     if args.no_progress:
         config.progress = False
+    if args.device:
+        config.device = args.device
+    if args.num_threads:
+        config.num_threads = args.num_threads
+    if args.train_subset:
+        config.data.train_subset = args.train_subset
     config.run_dir = str(Path(config.run_dir).expanduser())
     if args.loso:
         if config.mode != "mgln":
