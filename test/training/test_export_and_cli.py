@@ -134,3 +134,19 @@ def test_train_cli_bad_config_is_clear_error(tmp_path, capsys):
     assert train_cli.main(["--config", str(bad)]) == 2
     assert "unknown OptimConfig key" in capsys.readouterr().err
     assert train_cli.main(["--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_train_cli_overrides_reach_the_run(tmp_path, tiny_dataset):
+    import yaml
+
+    from fer_ros.cli import train as train_cli
+    from fer_ros.training.config import config_to_dict
+
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(config_to_dict(tiny_config(tmp_path / "ignored", tiny_dataset))))
+    run = tmp_path / "run"
+    assert train_cli.main(["--config", str(config), "--run-dir", str(run), "--device", "cpu", "--num-threads", "1",
+                           "--train-subset", "21", "--epochs", "1", "--no-progress"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["device"] == "cpu" and saved["num_threads"] == 1 and saved["data"]["train_subset"] == 21
+    assert not (tmp_path / "ignored").exists()
