@@ -180,13 +180,13 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="fer-ensemble-lite", kind="emotion", file="emotion_fer_ensemble_lite.onnx",
-            sha256="ba1567c9e5228b48cfdf7e1cb25786319df75b6a12eeb16c4627b7e95c8a73a1",
+            sha256="2808c4aacf62b6af94d03d84b98a7c1603a21f1151c7276de40b731a2a2c6f0c",
             input_size=(64, 64), colour="gray", mean=(127.5,), std=(127.5,), labels=EMOTION_LABELS,
             face_crop="square", provenance=None,
-            notes="for a small CPU (issue 11): the seed mini-Xception and the seed fine-tuned on FER+ votes + "
-                  "FER-2013 labels, arithmetic mean 0.5 / 0.5, FER-2013 prior correction in the graph "
-                  "(116 k parameters, about 0.4 ms per face); beats the seed on the three dev sets by >= 2 "
-                  "standard errors; provenance in models/MODELS.md",
+            notes="for a small CPU (issue 11): two fine-tunes of the seed mini-Xception (on FER-2013 labels, "
+                  "16 epochs, x 0.6; on FER+ votes + FER-2013 labels, x 0.4), arithmetic mean, FER-2013 prior "
+                  "correction in the graph (114 k parameters, about 0.5 ms per face); beats the seed on the "
+                  "three dev sets by >= 2 standard errors; provenance in models/MODELS.md",
         ),
         ModelSpec(
             name="fer-ensemble-ferplus", file="emotion_fer_ensemble_ferplus.onnx",
