@@ -49,7 +49,8 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
     if cfg.box_log_sd > 0:  # the detector's box: log-normal side around box_scale, centre jitter in box sides
         side = cfg.box_scale * torch.exp(normal(cfg.box_log_sd))
         zoom = 1.0 / side
-        tx, ty = normal(cfg.box_shift_sd) * side * 2.0, normal(cfg.box_shift_sd) * side * 2.0
+        tx = normal(cfg.box_shift_sd) * side * 2.0 + (cfg.box_centre_x - 0.5) * 2.0
+        ty = normal(cfg.box_shift_sd) * side * 2.0 + (cfg.box_centre_y - 0.5) * 2.0
     else:
         zoom = uniform(1.0 - cfg.scale, 1.0 + cfg.scale) / cfg.box_scale
         tx = uniform(-cfg.translate_px, cfg.translate_px) * (2.0 / out_w)

@@ -48,10 +48,13 @@ class AugmentConfig:
     erase_prob: float = 0.0  # random erasing probability
     # product-matched crops: the face box of a detector on the training image has median side box_scale
     # (fraction of the image side), log-normal size jitter box_log_sd and normal centre jitter box_shift_sd
-    # (box sides); box_log_sd > 0 replaces the uniform scale / translate_px jitter (clipped at 2 sd)
+    # (box sides) around its median centre (box_centre_x, box_centre_y: fractions of the image); box_log_sd > 0
+    # replaces the uniform scale / translate_px jitter (clipped at 2 sd)
     box_scale: float = 1.0
     box_log_sd: float = 0.0
     box_shift_sd: float = 0.0
+    box_centre_x: float = 0.5
+    box_centre_y: float = 0.5
     # image degradations (uint8, as a camera / codec produces them), each with its probability
     blur_prob: float = 0.0  # Gaussian blur, sigma uniform in [0.3, blur_sigma] pixels of the model input
     blur_sigma: float = 1.2

@@ -111,6 +111,18 @@ def test_box_jitter_crops_around_the_measured_box():
     assert wide[0, 0, 0, 0] < 0.1 and wide[0, 0, 20, 20] > 0.9  # without: the whole image, resized
 
 
+def test_box_centre_moves_the_crop():
+    x = torch.zeros(1, 1, 48, 48)
+    x[:, :, 24:, :] = 1.0  # bright lower half
+    cfg = AugmentConfig(hflip=False, rotation_deg=0, brightness=0, contrast=0, box_scale=0.5, box_log_sd=1e-6,
+                        box_shift_sd=0.0, box_centre_y=0.75)
+    out = aug.augment(x, cfg, torch.Generator().manual_seed(0), out_size=40)
+    assert out[0, 0, 2:-2, 2:-2].min() > 0.9  # the half-size box centred at 3/4 height is all lower half
+    centred = aug.augment(x, AugmentConfig(hflip=False, rotation_deg=0, brightness=0, contrast=0, box_scale=0.5,
+                                           box_log_sd=1e-6), None, out_size=40)
+    assert centred[0, 0, 2, 20] < 0.1 and centred[0, 0, -3, 20] > 0.9
+
+
 def test_box_jitter_spreads_sizes_and_centres():
     x = torch.rand(256, 1, 48, 48)
     cfg = AugmentConfig(box_scale=0.9, box_log_sd=0.15, box_shift_sd=0.05)
