@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.core.image_input import IMAGE_SUFFIXES
+from fer_ros.core.image_input import image_files
 from fer_ros.core.model_registry import metadata_numbers as _numbers
-from fer_ros.core.model_registry import sha256_of
+from fer_ros.core.model_registry import read_onnx_metadata, sha256_of
 
 PREPROCESSING_KEYS = ("labels", "input_size", "colour", "normalisation_mean", "normalisation_std")
 
@@ -181,16 +181,9 @@ def build_ensemble(members: list[Member], output: str | Path, temperature: float
     return output
 
 
-def onnx_load(path: Path):
-    import onnx
-
-    return onnx.load(str(path))
-
-
 def folder_counts(root: Path, labels: list[str]) -> tuple[float, ...]:
     """Images per label in a ``<label>/<image>`` dataset: the label prior a model trained on it learnt."""
-    counts = tuple(float(sum(1 for p in (root / label).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
-                   if (root / label).is_dir() else 0.0 for label in labels)
+    counts = tuple(float(len(image_files(root / label))) if (root / label).is_dir() else 0.0 for label in labels)
     if min(counts) <= 0:
         raise ValueError(f"{root}: no images for some labels ({dict(zip(labels, counts))})")
     return counts
@@ -219,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         members.append(Member(Path(path), float(weight)))
     prior = tuple(float(c) for c in args.prior.split(",") if c)
     if args.prior_from:
-        prior = folder_counts(Path(args.prior_from), _metadata(onnx_load(members[0].path))["labels"].split(","))
+        prior = folder_counts(Path(args.prior_from), read_onnx_metadata(members[0].path)["labels"].split(","))
     out = build_ensemble(members, args.output, args.temperature, args.face_crop, args.note, pooling=args.pooling,
                          flip=args.flip, prior=prior, prior_correction=args.prior_correction)
     print(f"wrote {out} sha256 {sha256_of(out)}")
