@@ -173,9 +173,16 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return convert(dataclasses.asdict(config))
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Load a TrainConfig from a ``.yaml``/``.yml`` or ``.json`` file."""
-    path = Path(path)
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``: mappings merge key by key, anything else (lists too) replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _config_values(path: Path, including: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's mapping with its ``base:`` (a config path relative to it) merged underneath."""
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     text = path.read_text()
@@ -187,7 +194,21 @@ def load_config(path: str | Path) -> TrainConfig:
         values = json.loads(text)
     if not isinstance(values, dict):
         raise ValueError(f"{path}: top level must be a mapping")
-    return config_from_dict(values)
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in including or base_path == path.resolve():
+        raise ValueError(f"{path}: base {base} includes itself")
+    return _merged(_config_values(base_path, (*including, path.resolve())), values)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Load a TrainConfig from a ``.yaml``/``.yml`` or ``.json`` file.
+
+    ``base: other.yaml`` (relative to the file) starts from that config and changes only what this file sets.
+    """
+    return config_from_dict(_config_values(Path(path)))
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:

@@ -113,3 +113,41 @@ def test_unknown_config_key_is_rejected(tmp_path):
 
     with pytest.raises(ValueError, match="unknown OptimConfig key"):
         config_from_dict({"optim": {"learning_rate": 1.0}})
+
+
+def test_a_config_with_a_base_changes_only_what_it_sets(tmp_path):
+    from fer_ros.training.config import config_to_dict, load_config
+
+    (tmp_path / "base.yaml").write_text("epochs: 5\nseed: 3\ndata: {input_size: 64, colour: gray}\n"
+                                        "augment: {box_scale: 0.9, box_log_sd: 0.1}\n"
+                                        "sequence: {holdout_subjects: [S1, S2]}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "variant.yaml").write_text("base: ../base.yaml\nepochs: 9\naugment: {box_scale: 0.8}\n"
+                                                   "sequence: {holdout_subjects: [S3]}\n")
+    variant, base = load_config(tmp_path / "sub" / "variant.yaml"), load_config(tmp_path / "base.yaml")
+    assert (variant.epochs, variant.seed) == (9, 3)
+    assert (variant.data.input_size, variant.data.colour) == (64, "gray")  # nested keys not set are kept
+    assert (variant.augment.box_scale, variant.augment.box_log_sd) == (0.8, 0.1)
+    assert variant.sequence.holdout_subjects == ("S3",)  # a list replaces, it does not extend
+    expected = config_to_dict(base)
+    expected["epochs"], expected["augment"]["box_scale"], expected["sequence"]["holdout_subjects"] = 9, 0.8, ["S3"]
+    assert config_to_dict(variant) == expected
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ValueError, match="includes itself"):
+        load_config(tmp_path / "loop.yaml")
+
+
+def test_the_shipped_variant_configs_differ_from_their_base_only_where_they_say():
+    from pathlib import Path
+
+    from fer_ros.training.config import config_to_dict, load_config
+
+    configs = Path(__file__).resolve().parents[2] / "fer_ros" / "training" / "configs"
+    variant = config_to_dict(load_config(configs / "mini_xception_fer2013_finetune_blazeface.yaml"))
+    base = config_to_dict(load_config(configs / "mini_xception_fer2013_finetune.yaml"))
+    changed = {f"{section}.{key}" for section in ("augment", "data", "optim", "model")
+               for key in base[section] if base[section][key] != variant[section][key]}
+    assert changed == {"augment.box_scale", "augment.box_log_sd", "augment.box_shift_sd", "augment.box_centre_x",
+                       "augment.box_centre_y"}
+    assert variant["epochs"] == base["epochs"] == 8 and variant["init_from"] == base["init_from"]
+    assert load_config(configs / "mini_xception_fer2013_finetune_long.yaml").epochs == 16
